@@ -1,0 +1,1 @@
+"""The HTTP API: app factory, dependencies, problem+json errors, routes per resource."""

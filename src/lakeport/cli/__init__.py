@@ -1,0 +1,1 @@
+"""The ``lakeport`` command line (Typer)."""

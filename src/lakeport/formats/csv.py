@@ -1,0 +1,208 @@
+"""Delimited text (CSV/TSV): two streaming passes over pyarrow's CSV reader.
+
+Pass 1 (:func:`inspect_csv`) reads every column as text, counts rows exactly, verifies
+the sniffed dialect on every row and narrows each column's type (:mod:`.csv_types`).
+Pass 2 (:func:`read_csv_batches`) streams the same bytes with the same reader settings
+and converts each batch to the schema pass 1 chose. Memory is one block of text plus
+its converted batch, whatever the file size.
+
+Everything pass 2 needs (delimiter, encoding, compression, byte offset of the first
+data row, null tokens) is in ``Inspection.details``, so the convert step reproduces the
+infer step exactly, even in another process days later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from lakeport.domain.schema import safe_column_names
+from lakeport.errors import LakeportError
+from lakeport.formats import csv_errors
+from lakeport.formats.base import Inspection, ReadOptions, target_schema
+from lakeport.formats.csv_dialect import QUOTE, Dialect, sniff_dialect
+from lakeport.formats.csv_types import ColumnTyper, arrow_type, convert
+from lakeport.formats.detect import Detected, open_stream, text_encoding
+from lakeport.formats.encoding import TextEncoding, decode_head
+
+#: Bytes of text per batch. A row must fit in one block: a file with a larger row is
+#: read again with :data:`MAX_BLOCK_BYTES` blocks (recorded in the inspection).
+BLOCK_BYTES = 4 << 20
+MAX_BLOCK_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class CsvPlan:
+    """How to stream a delimited file: the JSON-safe part of an inspection."""
+
+    path: Path
+    compression: str | None
+    encoding: TextEncoding
+    delimiter: str
+    data_offset: int
+    data_line: int
+    width: int
+    null_values: tuple[str, ...]
+    block_bytes: int = BLOCK_BYTES
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "compression": self.compression,
+            "encoding": self.encoding.codec,
+            "bom_bytes": self.encoding.bom,
+            "encoding_detection": self.encoding.how,
+            "delimiter": self.delimiter,
+            "quote": QUOTE,
+            "data_offset": self.data_offset,
+            "data_line": self.data_line,
+            "null_values": list(self.null_values),
+            "block_bytes": self.block_bytes,
+        }
+
+    @classmethod
+    def from_details(cls, path: Path, details: dict[str, Any], width: int) -> CsvPlan:
+        enc = TextEncoding(details["encoding"], int(details["bom_bytes"]), "inspection")
+        return cls(
+            path=path,
+            compression=details["compression"],
+            encoding=enc,
+            delimiter=details["delimiter"],
+            data_offset=int(details["data_offset"]),
+            data_line=int(details["data_line"]),
+            width=width,
+            null_values=tuple(details["null_values"]),
+            block_bytes=int(details.get("block_bytes", BLOCK_BYTES)),
+        )
+
+
+def inspect_csv(path: Path, found: Detected, options: ReadOptions) -> Inspection:
+    """Sniff, verify and type a delimited file in one streaming pass."""
+    enc = text_encoding(found, options)
+    text = decode_head(found.head, enc, found.complete)
+    if not text.strip(" \t\r\n\ufeff"):
+        raise LakeportError("empty_file", "the file holds only whitespace")
+    delimiter = options.delimiter or ("\t" if options.format == "tsv" else None)
+    if delimiter is not None and (len(delimiter) != 1 or delimiter in "\r\n" + QUOTE):
+        raise LakeportError(
+            "bad_request", f"the delimiter must be one character, not {delimiter!r}"
+        )
+    dialect = sniff_dialect(text, enc, delimiter, options.header, found.complete)
+    plan = _plan(path, found, enc, dialect, options)
+    try:
+        rows, kinds = _type_pass(plan)
+    except LakeportError as exc:
+        if exc.details.get("reason") != csv_errors.ROW_TOO_LARGE:
+            raise
+        plan = replace(plan, block_bytes=MAX_BLOCK_BYTES)
+        rows, kinds = _type_pass(plan)
+    schema = target_schema(safe_column_names(dialect.names), [arrow_type(k) for k in kinds])
+    details = plan.details() | _dialect_details(dialect)
+    fmt = "tsv" if plan.delimiter == "\t" else "csv"
+    return Inspection(fmt, schema, list(dialect.names), rows, None, details)
+
+
+def _type_pass(plan: CsvPlan) -> tuple[int, list[str]]:
+    """Pass 1: count rows, verify every row's width, choose each column's type."""
+    typers = [ColumnTyper() for _ in range(plan.width)]
+    seen = [False] * plan.width
+    rows = 0
+    last: pa.RecordBatch | None = None
+    for batch in string_batches(plan):
+        rows += batch.num_rows
+        last = batch if batch.num_rows else last
+        for j, column in enumerate(batch.columns):
+            if column.null_count < len(column):
+                seen[j] = True
+                typers[j].observe(column)
+    if last is not None:
+        csv_errors.check_final_quote(plan, last.column(plan.width - 1)[-1].as_py())
+    return rows, [typer.result(seen[j]) for j, typer in enumerate(typers)]
+
+
+def _plan(
+    path: Path, found: Detected, enc: TextEncoding, dialect: Dialect, options: ReadOptions
+) -> CsvPlan:
+    return CsvPlan(
+        path=path,
+        compression=found.compression,
+        encoding=enc,
+        delimiter=dialect.delimiter,
+        data_offset=dialect.data_offset,
+        data_line=dialect.data_line,
+        width=len(dialect.names),
+        null_values=options.nulls(),
+    )
+
+
+def _dialect_details(dialect: Dialect) -> dict[str, Any]:
+    return {
+        "header": dialect.header,
+        "skipped_lines": dialect.skipped_lines,
+        "line_ending": dialect.line_ending,
+    }
+
+
+def read_csv_batches(path: Path, inspection: Inspection) -> Iterator[pa.RecordBatch]:
+    """Stream the file as batches of ``inspection.schema`` (pass 2)."""
+    schema = inspection.schema
+    plan = CsvPlan.from_details(path, inspection.details, len(schema))
+    for batch in string_batches(plan):
+        arrays = [convert(batch.column(j), field.type) for j, field in enumerate(schema)]
+        yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def string_batches(plan: CsvPlan) -> Iterator[pa.RecordBatch]:
+    """Every data row as text columns ``c0..cN`` (nulls for null tokens)."""
+    try:
+        with open_stream(plan.path, plan.compression) as stream:
+            _skip(stream, plan.data_offset)
+            yield from _reader(stream, plan)
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
+        raise csv_errors.classify(exc, plan) from exc
+
+
+def _skip(stream: pa.NativeFile, count: int) -> None:
+    if count == 0:
+        return
+    if stream.seekable():
+        stream.seek(count)
+        return
+    while count > 0:
+        got = stream.read(min(count, 1 << 20))
+        if not got:
+            return
+        count -= len(got)
+
+
+def _reader(stream: pa.NativeFile, plan: CsvPlan) -> Iterator[pa.RecordBatch]:
+    names = [f"c{j}" for j in range(plan.width)]
+    read = pacsv.ReadOptions(
+        column_names=names,
+        block_size=plan.block_bytes,
+        encoding="utf8" if plan.encoding.is_utf8 else plan.encoding.codec,
+    )
+    parse = pacsv.ParseOptions(
+        delimiter=plan.delimiter,
+        quote_char=QUOTE,
+        double_quote=True,
+        newlines_in_values=True,
+        ignore_empty_lines=True,
+    )
+    convert_options = pacsv.ConvertOptions(
+        column_types=dict.fromkeys(names, pa.string()),
+        null_values=list(plan.null_values),
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
+    try:
+        reader = pacsv.open_csv(stream, read, parse, convert_options)
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):
+            return  # a header and no rows: a valid, empty table
+        raise
+    yield from reader

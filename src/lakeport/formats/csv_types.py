@@ -1,0 +1,197 @@
+"""Column types of delimited text, decided over the whole file before any row is written.
+
+Pass 1 reads every column as text and narrows, per column, a set of candidate types
+with vectorised checks on each batch; pass 2 converts each batch with *the same*
+functions that validated it, so a type chosen in pass 1 cannot fail in pass 2.
+
+Candidates form chains of nested value sets, tried most specific first:
+
+* numbers: ``long`` (int64) ⊂ ``decimal(38,0)`` (integers too big for int64) ⊂ ``double``
+* time: ``date`` (``YYYY-MM-DD``) ⊂ ``timestamp`` (ISO 8601, no zone, <= microseconds)
+* ``timestamptz`` (ISO 8601 with ``Z`` or an offset; stored as UTC)
+* ``boolean`` (``true``/``false``, any case)
+
+Whatever no candidate accepts is a ``string``. Ambiguity resolves to string: a number
+with a leading zero (``09001``) is an identifier, not 9001; hexadecimal, thousands
+separators and padded numbers are text; a column mixing zoned and naive timestamps is
+text. ``NaN`` (any case) and infinities are double values, and ``NaN`` becomes null once
+a column is known to be double. An all-null column is a string column.
+
+Fractional numbers are ``double``, not ``decimal``: a decimal's precision and scale would
+follow the data (``decimal(5,2)`` today, ``decimal(6,2)`` tomorrow), so consecutive files
+of one feed would drift; only integers beyond int64 use a fixed ``decimal(38,0)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Checker = Callable[[pa.Array], bool]
+
+DECIMAL_INT = pa.decimal128(38, 0)
+
+#: candidate name -> Arrow type, in chain order (most specific first within a chain).
+TYPES: dict[str, pa.DataType] = {
+    "boolean": pa.bool_(),
+    "long": pa.int64(),
+    "decimal": DECIMAL_INT,
+    "double": pa.float64(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+    "timestamptz": pa.timestamp("us", tz="UTC"),
+}
+CHAINS: tuple[tuple[str, ...], ...] = (
+    ("boolean",),
+    ("long", "decimal", "double"),
+    ("date", "timestamp"),
+    ("timestamptz",),
+)
+#: When several candidates survive the whole file (only for all-null columns, or a
+#: chain's members), the first in this order wins.
+PRIORITY: tuple[str, ...] = (
+    "boolean",
+    "long",
+    "decimal",
+    "double",
+    "date",
+    "timestamp",
+    "timestamptz",
+)
+
+MAX_DOUBLE_DIGITS = 17
+PROBE_VALUES = 256
+_LEADING_ZERO = r"^[+-]?0[0-9xX]"
+_INTEGER = r"^-?[0-9]+$"
+
+
+def _casts(array: pa.Array, target: pa.DataType) -> bool:
+    try:
+        pc.cast(array, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+def _any(mask: pa.Array) -> bool:
+    return bool(pc.any(mask).as_py())
+
+
+def _all(mask: pa.Array) -> bool:
+    return bool(pc.all(mask).as_py() is not False)
+
+
+def _is_boolean(array: pa.Array) -> bool:
+    return _all(pc.is_in(pc.utf8_lower(array), value_set=pa.array(["true", "false"])))
+
+
+def _leading_zero(array: pa.Array) -> bool:
+    """Any ``0``-prefixed number (``09001``, ``-01``, ``0x1F``, ``00.5``)? Identifiers,
+    not numbers. Only values starting with ``0``/``+0``/``-0`` reach the regex."""
+    starts = pc.or_(
+        pc.starts_with(array, "0"), pc.or_(pc.starts_with(array, "-0"), pc.starts_with(array, "+0"))
+    )
+    if not _any(starts):
+        return False
+    return _any(pc.match_substring_regex(array.filter(starts), _LEADING_ZERO))
+
+
+def _is_long(array: pa.Array) -> bool:
+    # int64 casting accepts exactly optional '-' plus digits, and also hex ('0x..'),
+    # which the leading-zero rule rejects
+    return _casts(array, pa.int64()) and not _leading_zero(array)
+
+
+def _is_decimal(array: pa.Array) -> bool:
+    return (
+        _all(pc.match_substring_regex(array, _INTEGER))
+        and not _leading_zero(array)
+        and _casts(array, DECIMAL_INT)
+    )
+
+
+def _is_double(array: pa.Array) -> bool:
+    return _casts(array, pa.float64()) and not _leading_zero(array) and not _loses_precision(array)
+
+
+def _loses_precision(array: pa.Array) -> bool:
+    """Whether a value has more significant digits than a double keeps (17): such a
+    column stays text rather than silently rounding (``82544000000000707.52``)."""
+    long_values = array.filter(pc.greater(pc.utf8_length(array), MAX_DOUBLE_DIGITS))
+    if len(long_values) == 0:
+        return False
+    mantissa = pc.replace_substring_regex(long_values, r"[eE].*$|[^0-9]", "")
+    digits = pc.utf8_length(pc.utf8_trim(mantissa, "0"))
+    return _any(pc.greater(digits, MAX_DOUBLE_DIGITS))
+
+
+CHECKS: dict[str, Checker] = {
+    "boolean": _is_boolean,
+    "long": _is_long,
+    "decimal": _is_decimal,
+    "double": _is_double,
+    "date": lambda a: _casts(a, pa.date32()),
+    "timestamp": lambda a: _casts(a, TYPES["timestamp"]),
+    "timestamptz": lambda a: _casts(a, TYPES["timestamptz"]),
+}
+
+
+def _passes(candidate: str, values: pa.Array) -> bool:
+    """Whether every value fits ``candidate``. A failing cast costs far more than a
+    passing one (it reports the bad value), so a small prefix is tried first: most
+    candidates are ruled out there, cheaply, in the first batch."""
+    check = CHECKS[candidate]
+    if len(values) > PROBE_VALUES and not check(values.slice(0, PROBE_VALUES)):
+        return False
+    return check(values)
+
+
+class ColumnTyper:
+    """The candidate set of one column, narrowed batch by batch."""
+
+    def __init__(self) -> None:
+        self.chains: list[list[str]] = [list(chain) for chain in CHAINS]
+
+    @property
+    def done(self) -> bool:
+        """True once the column can only be a string (no checks left to run)."""
+        return not self.chains
+
+    def observe(self, array: pa.Array) -> None:
+        """Narrow the candidates with one batch of the column (text, nulls for tokens)."""
+        if self.done or array.null_count == len(array):
+            return
+        values = array.drop_null() if array.null_count else array
+        surviving: list[list[str]] = []
+        for chain in self.chains:
+            while chain and not _passes(chain[0], values):
+                chain.pop(0)
+            if chain:
+                surviving.append(chain)
+        self.chains = surviving
+
+    def result(self, seen_values: bool) -> str:
+        """The chosen candidate name, or ``"string"``."""
+        if not seen_values or self.done:
+            return "string"
+        heads = {chain[0] for chain in self.chains}
+        return next(name for name in PRIORITY if name in heads)
+
+
+def arrow_type(name: str) -> pa.DataType:
+    """Arrow type of a candidate name (``"string"`` included)."""
+    return pa.string() if name == "string" else TYPES[name]
+
+
+def convert(array: pa.Array, target: pa.DataType) -> pa.Array:
+    """Convert a text column to ``target`` with the semantics its checks validated."""
+    if pa.types.is_string(target):
+        return array
+    if pa.types.is_boolean(target):
+        return pc.equal(pc.utf8_lower(array), "true")
+    converted = pc.cast(array, target)
+    if pa.types.is_floating(target):
+        return pc.if_else(pc.is_nan(converted), pa.scalar(None, target), converted)
+    return converted

@@ -1,0 +1,1 @@
+"""Background jobs on procrastinate: task definitions, the worker, stalled-job recovery."""

@@ -1,0 +1,67 @@
+"""Running procrastinate workers, in ``lakeport worker`` or inside ``lakeport serve``.
+
+A worker killed with SIGKILL leaves its job in ``doing``; every running worker
+periodically asks procrastinate for jobs whose worker stopped sending heartbeats and
+hands them back to the queue, so the job resumes elsewhere (the pipeline picks up at
+the step it was in).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import procrastinate
+from procrastinate import PsycopgConnector
+
+from lakeport.db.engine import libpq_conninfo
+from lakeport.jobs.tasks import install
+from lakeport.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+
+def build_app(runtime: Runtime) -> procrastinate.App:
+    """A procrastinate app on lakeport's database with lakeport's tasks loaded."""
+    app = procrastinate.App(
+        connector=PsycopgConnector(conninfo=libpq_conninfo(runtime.database_url))
+    )
+    install(app)
+    return app
+
+
+async def run_workers(runtime: Runtime, concurrency: int) -> None:
+    """Run jobs until cancelled; on cancellation, in-flight jobs finish or are handed back."""
+    app = build_app(runtime)
+    settings = runtime.settings.worker
+    async with app.open_async():
+        recovery = asyncio.create_task(_recover_stalled(app, settings.stalled_after_seconds))
+        try:
+            await app.run_worker_async(
+                concurrency=concurrency,
+                install_signal_handlers=False,
+                additional_context={"runtime": runtime},
+                update_heartbeat_interval=max(1.0, settings.stalled_after_seconds / 4),
+                stalled_worker_timeout=settings.stalled_after_seconds,
+                shutdown_graceful_timeout=settings.shutdown_grace_seconds,
+                delete_jobs="successful",
+            )
+        finally:
+            recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recovery
+
+
+async def _recover_stalled(app: procrastinate.App, stalled_after: int) -> None:
+    """Hand back jobs whose worker died (no heartbeat for ``stalled_after`` seconds)."""
+    interval = max(1.0, stalled_after / 3)
+    while True:
+        try:
+            stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after)
+            for job in stalled:
+                logger.warning("job %s (%s) stalled; handing it back", job.id, job.task_name)
+                await app.job_manager.retry_job(job)
+        except Exception:  # recovery must never take the worker down
+            logger.exception("stalled-job recovery failed; will try again")
+        await asyncio.sleep(interval)

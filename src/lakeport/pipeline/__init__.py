@@ -1,0 +1,1 @@
+"""The per-file pipeline: combine → infer → convert → register, resumable step by step."""

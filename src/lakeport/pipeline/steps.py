@@ -1,0 +1,198 @@
+"""The four pipeline steps. Each is idempotent: run twice, it ends in the same state.
+
+A step reads what it needs from a detached :class:`StepInput`, does its work outside any
+database transaction, and returns a function that records its outcome; the runner calls
+that function in the same transaction that marks the step done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pyiceberg.io import load_file_io
+from sqlalchemy.orm import Session
+
+from lakeport.db import quota
+from lakeport.db import uploads as repo
+from lakeport.db.models import Collection, Dataset, Org, Upload
+from lakeport.domain.schema import fingerprint
+from lakeport.errors import LakeportError, not_found
+from lakeport.formats import Inspection, inspect, read_batches
+from lakeport.pipeline import inspection_state
+from lakeport.pipeline.adopt import adopt, adoptable
+from lakeport.pipeline.append import conform, decide_append, write_schema
+from lakeport.pipeline.context import Apply, StepInput, read_options
+from lakeport.pipeline.register import register
+from lakeport.pipeline.schema_fields import schema_fields
+from lakeport.pipeline.targets import Target, resolve_target
+from lakeport.runtime import Runtime
+from lakeport.storage import BlobInfo
+from lakeport.storage.capabilities import SupportsMultipart
+from lakeport.tables.commit import load_table
+from lakeport.tables.staging import write_staged
+
+
+def combine(rt: Runtime, up: StepInput) -> Apply:
+    """Assemble a multipart upload (once) and take the size from storage, never the client.
+
+    The quota reservation made for the declared size settles to the true size here; a file
+    that no longer fits fails with ``quota_exceeded`` and its object is deleted.
+    """
+    info = rt.store_for(up.connection).stat(up.object_key)
+    if info is None and up.kind == "multipart":
+        info = _complete_multipart(rt, up)
+    if info is None:
+        raise LakeportError("upload_not_found", "the uploaded object is missing from storage")
+    size = info.size_bytes
+
+    def apply(session: Session, upload: Upload) -> None:
+        upload.size_bytes = size
+        if upload.reserved_bytes:
+            quota.settle(session, upload.org_id, upload.user_id, upload.reserved_bytes, size)
+            upload.reserved_bytes, upload.charged_bytes = 0, size
+
+    return apply
+
+
+def _complete_multipart(rt: Runtime, up: StepInput) -> BlobInfo:
+    if not isinstance(rt.store, SupportsMultipart) or up.storage_upload_id is None:
+        raise LakeportError("invalid_parts", "this upload has no storage multipart session")
+    parts = [(int(n), str(etag)) for n, etag in up.plan.get("parts", [])]
+    try:
+        return rt.store.complete_multipart(up.object_key, up.storage_upload_id, parts)
+    except LakeportError as exc:
+        if exc.code != "bad_request":
+            raise
+        raise LakeportError("invalid_parts", exc.message, exc.details) from exc
+
+
+def infer(rt: Runtime, up: StepInput) -> Apply:
+    """Detect the format, read the schema (Parquet: footer only) and choose the target."""
+    with rt.store_for(up.connection).fetch_local(up.object_key) as path:
+        found = inspect(path, read_options(up.options))
+    fields = schema_fields(found.schema)
+    preview = _preview(found, fields, rt.store_for(up.connection).stat(up.object_key))
+
+    def apply(session: Session, upload: Upload) -> None:
+        org = session.get(Org, upload.org_id)
+        coll = session.get(Collection, upload.collection_id)
+        if org is None or coll is None:
+            raise not_found("collection")
+        target, existing = resolve_target(session, upload, org, coll, rt.settings.warehouse())
+        upload.schema_preview = preview
+        plan: dict[str, Any] = {
+            "inspection": inspection_state.dump(found),
+            "target": target.as_plan(),
+            "fields": fields,
+            "write_schema": None,
+            "evolves_table": False,
+        }
+        if existing is not None:
+            plan.update(_plan_append(rt, session, upload, existing, found, fields))
+        write = [(f["name"], f["type"]) for f in plan["fields"]]
+        plan["fingerprint"] = fingerprint(write)
+        repo.set_plan(upload, **plan)
+
+    return apply
+
+
+def _plan_append(
+    rt: Runtime,
+    session: Session,
+    upload: Upload,
+    existing: Dataset,
+    found: Inspection,
+    fields: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Schema policy and duplicate check for an append; the plan entries they decide."""
+    if not upload.options.get("force") and upload.sha256:
+        earlier = repo.find_registered_duplicate(session, existing.id, upload.sha256, upload.id)
+        if earlier is not None:
+            return {"duplicate_of": earlier.id, "fields": existing.schema["fields"]}
+    table_fields = [(f["name"], f["type"]) for f in existing.schema["fields"]]
+    incoming = [(f["name"], f["type"]) for f in fields]
+    decision = decide_append(
+        table_fields,
+        incoming,
+        upload.options.get("schema_policy", "strict"),
+        approved=bool(upload.plan.get("review_approved")),
+    )
+    if decision.park:
+        return {
+            "awaiting_review": True,
+            "review_diff": decision.diff,
+            "fields": existing.schema["fields"],
+        }
+    table = load_table(rt.catalog, [*existing.namespace, existing.table_name])
+    if table is None:
+        raise LakeportError("catalog_error", "the target dataset's table is missing")
+    file_types = dict(incoming)
+    schema = write_schema(
+        decision.write_fields, found.schema, table.schema().as_arrow(), file_types
+    )
+    nullable = {f["name"]: f["nullable"] for f in existing.schema["fields"]}
+    return {
+        "write_schema": inspection_state.dump_schema(schema),
+        "evolves_table": decision.evolves_table,
+        "fields": [
+            {"name": n, "type": t, "nullable": nullable.get(n, True)}
+            for n, t in decision.write_fields
+        ],
+    }
+
+
+def _preview(found: Inspection, fields: list[dict[str, Any]], path_size: Any) -> dict[str, Any]:
+    return {
+        "format": found.format,
+        "columns": [f["name"] for f in fields],
+        "original_columns": list(found.original_names),
+        "schema_fields": [{"name": f["name"], "type": f["type"]} for f in fields],
+        "row_count": found.row_count,
+        "num_row_groups": found.num_row_groups,
+        "size_bytes": path_size.size_bytes if path_size is not None else None,
+    }
+
+
+def convert(rt: Runtime, up: StepInput) -> Apply:
+    """Stream the file into Parquet files in the target table's data directory."""
+    if up.plan.get("duplicate_of"):
+        return _no_change
+    found = inspection_state.load(up.plan["inspection"])
+    target = Target.from_plan(up.plan["target"])
+    schema = found.schema
+    if up.plan.get("write_schema"):
+        schema = inspection_state.load_schema(up.plan["write_schema"])
+    io = load_file_io(rt.catalog.properties, target.location)
+    with rt.store_for(up.connection).fetch_local(up.object_key) as path:
+        adopted = found.row_count is not None and adoptable(
+            path, found, casts_needed=not schema.equals(found.schema)
+        )
+        if adopted and found.row_count is not None:
+            staged = [adopt(io, path, target.location, up.id, found.row_count)]
+        else:
+            batches = (
+                conform(b, schema) for b in read_batches(path, found, read_options(up.options))
+            )
+            staged = write_staged(io, target.location, up.id, schema, batches)
+    rows = sum(f.rows for f in staged)
+
+    def apply(session: Session, upload: Upload) -> None:
+        repo.set_plan(
+            upload, staged=[{"path": f.path, "rows": f.rows} for f in staged], adopted_as_is=adopted
+        )
+        upload.rows_read = rows
+
+    return apply
+
+
+def _no_change(session: Session, upload: Upload) -> None:
+    """Nothing to record (the step had nothing to do)."""
+
+
+STEP_FUNCTIONS: dict[str, Callable[[Runtime, StepInput], Apply]] = {
+    "combine": combine,
+    "infer": infer,
+    "convert": convert,
+    "register": register,
+}

@@ -1,0 +1,1 @@
+"""Upload sessions: receiving bytes into the landing zone and handing them to the pipeline."""
