@@ -65,8 +65,12 @@ class SourceSettings(BaseModel):
 
     #: Rows written per batch while recording a listing (memory stays one batch).
     discovery_batch: int = 1000
-    #: Most source files committed in one Iceberg snapshot (a group commit).
-    commit_batch_files: int = 500
+    #: Most source files committed in one Iceberg snapshot (a group commit); a group
+    #: commit starts at once when this many files wait.
+    commit_batch_files: int = Field(default=500, ge=1)
+    #: Longest a converted file waits for more files to share its snapshot; 0 commits
+    #: as soon as a worker is free (files still group while a commit runs).
+    commit_wait_seconds: float = Field(default=1.0, ge=0, le=3600)
 
 
 class UploadSettings(BaseModel):

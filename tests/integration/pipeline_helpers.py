@@ -33,7 +33,7 @@ def rows_of(api: Any, dataset_id: str) -> list[dict[str, Any]]:
     return [dict(zip(body["columns"], row, strict=True)) for row in body["rows"]]
 
 
-def drain_jobs(runtime: Any, concurrency: int = 1, rounds: int = 50) -> None:
+def drain_jobs(runtime: Any, concurrency: int = 1, rounds: int = 200) -> None:
     """Run lakeport's real procrastinate worker until no job is left to run.
 
     A ``wait=False`` worker stops as soon as nothing is fetchable, which can happen
@@ -57,15 +57,23 @@ def drain_jobs(runtime: Any, concurrency: int = 1, rounds: int = 50) -> None:
                 listen_notify=False,
             )
 
+    import time
+
     for _ in range(rounds):
         asyncio.run(run())
         with runtime.engine.connect() as conn:
-            left = conn.execute(
+            # Group commits are scheduled a moment ahead (sources.commit_wait_seconds):
+            # those count as left, and the loop waits for them to fall due.
+            due, later = conn.execute(
                 text(
-                    "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
-                    " AND (scheduled_at IS NULL OR scheduled_at <= now())"
+                    "SELECT count(*) FILTER (WHERE scheduled_at IS NULL OR scheduled_at <= now()),"
+                    " count(*) FILTER (WHERE scheduled_at > now()"
+                    "   AND scheduled_at <= now() + interval '30 seconds')"
+                    " FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
                 )
-            ).scalar_one()
-        if left == 0:
+            ).one()
+        if due == 0 and later == 0:
             return
+        if due == 0:
+            time.sleep(0.25)
     raise AssertionError(f"jobs still queued after {rounds} worker rounds")

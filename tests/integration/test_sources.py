@@ -178,3 +178,47 @@ def test_source_validation_and_isolation(api, runtime):
     rival = {"Authorization": f"Bearer {accounts.create_token(runtime, 'rival', None, 'admin')}"}
     assert api.get(f"/v1/sources/{ok['id']}", headers=rival).status_code == 404
     assert api.post(f"/v1/sources/{ok['id']}/runs", headers=rival).status_code == 404
+
+
+def test_group_commits_wait_for_the_window_unless_a_batch_is_full(api, runtime, drop):
+    """N files or T seconds, whichever comes first, share one snapshot."""
+    from sqlalchemy import text
+
+    coll = collection(api)
+    _write(drop, "in/first.csv", range(0, 2))
+    source = _source(api, coll)
+    assert _run(api, runtime, source["id"])["status"] == "succeeded"  # creates the table
+    dataset = api.get(f"/v1/collections/{coll}/datasets").json()["items"][0]
+    runtime.settings.sources.commit_batch_files = 3
+    runtime.settings.sources.commit_wait_seconds = 3600
+
+    for n in range(2):  # fewer than a batch: they wait for the window
+        _write(drop, f"in/small{n}.csv", range(10 + n * 2, 12 + n * 2))
+    waiting = _run(api, runtime, source["id"])
+    assert waiting["status"] == "running" and waiting["counts"]["succeeded"] == 0, waiting
+    with runtime.engine.connect() as conn:
+        ahead = conn.execute(
+            text(
+                "SELECT scheduled_at - now() FROM procrastinate_jobs"
+                " WHERE task_name = 'lakeport:commit_group' AND status = 'todo'"
+            )
+        ).scalar_one()
+    assert ahead.total_seconds() > 3500
+    before = _snapshot_count(runtime, dataset)
+    with runtime.engine.begin() as conn:  # the hour passes
+        conn.execute(
+            text("UPDATE procrastinate_jobs SET scheduled_at = now() WHERE status = 'todo'")
+        )
+    drain_jobs(runtime)
+    done = api.get(f"/v1/runs/{waiting['id']}").json()
+    assert done["status"] == "succeeded" and done["counts"]["succeeded"] == 2, done
+    assert _snapshot_count(runtime, dataset) == before + 1  # both files, one snapshot
+
+    for n in range(6):  # two full batches: committed at once, not an hour later
+        _write(drop, f"in/full{n}.csv", range(100 + n * 2, 102 + n * 2))
+    before = _snapshot_count(runtime, dataset)
+    full = _run(api, runtime, source["id"])
+    assert full["status"] == "succeeded" and full["counts"]["succeeded"] == 6, full
+    assert _snapshot_count(runtime, dataset) == before + 2  # at most 3 files a snapshot
+    ids = sorted(r["id"] for r in rows_of(api, dataset["id"]))
+    assert ids == [0, 1, *range(10, 14), *range(100, 112)]

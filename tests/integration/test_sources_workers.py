@@ -17,7 +17,7 @@ from tests.integration.pipeline_helpers import collection
 from tests.processes import LAKEPORT, lakeport_env, stop
 from tests.readback import iceberg_table, read_with_pyiceberg
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(700)]
 
 FILES = int(os.environ.get("LAKEPORT_TEST_SOURCE_FILES", "1000"))
 ROWS_PER_FILE = 3
@@ -79,7 +79,7 @@ def test_four_workers_one_killed_every_row_exactly_once(api, runtime, settings, 
     run = api.post(f"/v1/sources/{source['id']}/runs").json()["run"]
     workers = _workers(env, 4)
     try:
-        deadline = time.monotonic() + 900
+        deadline = time.monotonic() + 480  # ~90 s normally; a stuck file must not eat CI
         killed = False
         while time.monotonic() < deadline:
             state = api.get(f"/v1/runs/{run['id']}").json()

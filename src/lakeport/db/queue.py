@@ -15,8 +15,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 _DEFER = text(
-    "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, :lock, :qlock,"
-    " CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1])) AS id"
+    "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, :priority, :lock, :qlock,"
+    " CAST(:args AS jsonb), CAST(:scheduled_at AS timestamptz))"
+    "::procrastinate_job_to_defer_v1])) AS id"
 )
 
 
@@ -28,8 +29,22 @@ def enqueue(
     lock: str | None = None,
     queueing_lock: str | None = None,
     queue: str = "default",
+    delay_seconds: float = 0,
+    priority: int = 0,
 ) -> int:
-    """Add a job in the caller's transaction and return its ID."""
+    """Add a job in the caller's transaction and return its ID.
+
+    ``delay_seconds`` schedules it that far in the future (by the database's clock).
+    Among jobs sharing a ``lock``, procrastinate runs a higher ``priority`` first and
+    otherwise the older job first, even one scheduled for later.
+    """
+    scheduled_at = (
+        session.execute(
+            text("SELECT now() + make_interval(secs => :s)"), {"s": delay_seconds}
+        ).scalar_one()
+        if delay_seconds > 0
+        else None
+    )
     job_id = session.execute(
         _DEFER,
         {
@@ -38,6 +53,8 @@ def enqueue(
             "lock": lock,
             "qlock": queueing_lock,
             "args": json.dumps(args),
+            "scheduled_at": scheduled_at,
+            "priority": priority,
         },
     ).scalar_one()
     return int(job_id)

@@ -14,6 +14,8 @@ import logging
 
 import procrastinate
 from procrastinate import PsycopgConnector
+from procrastinate.exceptions import UniqueViolation
+from procrastinate.jobs import Job, Status
 
 from lakeport.db.engine import libpq_conninfo
 from lakeport.jobs.tasks import install
@@ -61,7 +63,24 @@ async def _recover_stalled(app: procrastinate.App, stalled_after: int) -> None:
             stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after)
             for job in stalled:
                 logger.warning("job %s (%s) stalled; handing it back", job.id, job.task_name)
-                await app.job_manager.retry_job(job)
+                await _hand_back(app, job)
         except Exception:  # recovery must never take the worker down
             logger.exception("stalled-job recovery failed; will try again")
         await asyncio.sleep(interval)
+
+
+async def _hand_back(app: procrastinate.App, job: Job) -> None:
+    """Put a stalled job back in the queue.
+
+    A job with a queueing lock cannot go back while a twin with the same lock waits
+    (procrastinate's unique index on waiting jobs); the twin does the same work (a
+    group commit of the same dataset), so the stalled one is closed as failed instead
+    of blocking recovery forever.
+    """
+    try:
+        await app.job_manager.retry_job(job)
+    except UniqueViolation:
+        if job.queueing_lock is None:
+            raise
+        logger.warning("job %s has a waiting twin (%s); closing it", job.id, job.queueing_lock)
+        await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)

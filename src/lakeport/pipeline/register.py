@@ -46,7 +46,7 @@ def register(rt: Runtime, up: StepInput) -> Apply:
             return
         target = Target.from_plan(upload.plan["target"])
         if joins_group(upload, target.mode):
-            request_group_commit(session, upload, target.dataset_id)
+            request_group_commit(upload, target.dataset_id)
             return
         lock_collection(session, upload.collection_id)
         if target.mode == "create":

@@ -29,6 +29,7 @@ from lakeport.domain.states import (
 from lakeport.errors import LakeportError
 from lakeport.pipeline.cleanup import discard_upload_outputs, give_back_quota
 from lakeport.pipeline.context import Apply, StepInput
+from lakeport.pipeline.group_request import queue_group_commit
 from lakeport.pipeline.steps import STEP_FUNCTIONS
 from lakeport.runtime import Runtime
 from lakeport.sources.progress import file_finished
@@ -51,6 +52,7 @@ def run_upload(rt: Runtime, upload_id: str) -> str | None:
         try:
             apply = STEP_FUNCTIONS[step](rt, snapshot)
             if _finish_step(rt, upload_id, step, apply) == "registering":
+                queue_group_commit(rt, upload_id)  # only after the step's commit
                 return "registering"  # waiting for its group commit (a separate job)
             if step == "register" and snapshot.connection is None:
                 _drop_landing_object(rt, snapshot.object_key)  # never a source's own file
