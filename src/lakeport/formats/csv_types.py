@@ -195,3 +195,39 @@ def convert(array: pa.Array, target: pa.DataType) -> pa.Array:
     if pa.types.is_floating(target):
         return pc.if_else(pc.is_nan(converted), pa.scalar(None, target), converted)
     return converted
+
+
+class Misfit(Exception):
+    """A value does not fit the type chosen from a sample (speculative conversion)."""
+
+
+def checked_convert(array: pa.Array, name: str) -> pa.Array:
+    """Convert a text column to candidate ``name``, or raise :class:`Misfit`.
+
+    Accepts exactly what ``CHECKS[name]`` accepts and returns what :func:`convert`
+    returns, but casts once: the speculative pass (types from a sample) validates and
+    converts in one go instead of running the checks and then the conversion.
+    """
+    target = arrow_type(name)
+    if name == "string":
+        return array
+    values = array.drop_null() if array.null_count else array
+    if len(values) == 0:
+        return convert(array, target)
+    if name == "boolean":
+        if not _is_boolean(values):
+            raise Misfit(name)
+        return convert(array, target)
+    if name == "decimal" and not _all(pc.match_substring_regex(values, _INTEGER)):
+        raise Misfit(name)
+    if name in ("long", "decimal", "double") and _leading_zero(values):
+        raise Misfit(name)
+    if name == "double" and _loses_precision(values):
+        raise Misfit(name)
+    try:
+        converted = pc.cast(array, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise Misfit(name) from exc
+    if pa.types.is_floating(target):
+        return pc.if_else(pc.is_nan(converted), pa.scalar(None, target), converted)
+    return converted
