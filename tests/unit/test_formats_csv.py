@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from lakeport.errors import LakeportError
-from lakeport.formats import Inspection, ReadOptions, inspect, read_batches
+from lakeport.formats import Inspection, ReadOptions, Reject, inspect, read_batches
 
 
 def write(tmp_path: Path, data: bytes | str, name: str = "f.csv") -> Path:
@@ -303,3 +303,81 @@ def test_declared_encoding_that_does_not_fit_is_an_encoding_error(tmp_path):
 
 def test_bad_delimiter_option(tmp_path):
     assert error(write(tmp_path, "a,b\n"), ReadOptions(delimiter="::")).code == "bad_request"
+
+
+# --- on_error: skip_row ----------------------------------------------------------------
+
+SKIP = ReadOptions(on_error="skip_row")
+
+
+def skip_load(path: Path) -> tuple[Inspection, pa.Table, list[Reject]]:
+    """Both passes under skip_row; the rejects the second pass reports."""
+    found = inspect(path, SKIP)
+    rejects: list[Reject] = []
+    batches = list(read_batches(path, found, SKIP, on_reject=rejects.append))
+    table = pa.Table.from_batches(batches, schema=found.schema)
+    assert table.num_rows == found.row_count
+    assert found.details["rows_rejected"] == len(rejects)
+    return found, table, rejects
+
+
+def test_skip_row_leaves_ragged_rows_out_with_line_column_value_and_reason(tmp_path):
+    data = (
+        "id,name,score\n"
+        "1,ann,1.5\n"
+        "oops\n"  # one field: would make id a string column if it were typed
+        '2,"two\nlines",2.5\n'
+        "3,cy,3.5,extra\n"
+        "4,dan,4.5\n"
+    )
+    found, table, rejects = skip_load(write(tmp_path, data))
+    assert types(found) == {"id": "int64", "name": "string", "score": "double"}
+    assert table.column("id").to_pylist() == [1, 2, 4]
+    assert table.column("name").to_pylist() == ["ann", "two\nlines", "dan"]
+    assert rejects == [
+        Reject(3, "name", "oops", "the row has 1 fields but the header has 3"),
+        Reject(6, None, "3,cy,3.5,extra", "the row has 4 fields but the header has 3"),
+    ]
+
+
+def test_skip_row_lines_stay_right_across_blocks_and_with_a_preamble(tmp_path):
+    lines = ["# exported by a tool", "a,b"]
+    bad: list[int] = []
+    for i in range(400_000):  # several 4 MB blocks
+        if i % 50_000 == 7:
+            lines.append(f"{i}")
+            bad.append(len(lines))
+        else:
+            lines.append(f"{i},{'x' * 5}")
+    found, table, rejects = skip_load(write(tmp_path, "\n".join(lines) + "\n"))
+    assert [r.line for r in rejects] == bad
+    assert table.num_rows == 400_000 - len(bad)
+    assert found.details["skipped_lines"] == 1
+
+
+def test_skip_row_without_a_reject_handler_still_fails_never_drops_silently(tmp_path):
+    path = write(tmp_path, "a,b\n1,2\n3\n")
+    found = inspect(path, SKIP)
+    with pytest.raises(LakeportError) as caught:
+        list(read_batches(path, found, SKIP))
+    assert caught.value.code == "parse_error"
+    assert caught.value.details["line"] == 3
+
+
+def test_abort_names_line_column_and_value_of_the_first_ragged_row(tmp_path):
+    err = error(write(tmp_path, "a,b,c\n1,2,3\n4,5\n"))
+    assert err.code == "parse_error" and "line 3" in err.message
+    assert err.details["line"] == 3
+    assert err.details["column"] == 3  # the first missing field
+    assert err.details["value"] == "4,5"
+
+
+def test_undecodable_bytes_stay_fatal_under_skip_row(tmp_path):
+    head = "a,b\n" + "é,1\n" * 400_000
+    err = error(write(tmp_path, head.encode() + b"\xff,2\n"), SKIP)
+    assert err.code == "encoding_error"
+
+
+def test_an_unclosed_quote_at_the_end_stays_fatal_under_skip_row(tmp_path):
+    err = error(write(tmp_path, 'a,b\n1,x\n2,"never closed\n3,y\n'), SKIP)
+    assert err.code == "parse_error" and err.details["line"] == 3

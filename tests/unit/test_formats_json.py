@@ -7,7 +7,15 @@ import pyarrow as pa
 import pytest
 
 from lakeport.errors import LakeportError
-from lakeport.formats import Inspection, iceberg_type_name, inspect, json_stream, read_batches
+from lakeport.formats import (
+    Inspection,
+    ReadOptions,
+    Reject,
+    iceberg_type_name,
+    inspect,
+    json_stream,
+    read_batches,
+)
 
 
 def write(tmp_path: Path, data: bytes | str) -> Path:
@@ -179,3 +187,126 @@ def test_batches_are_bounded(tmp_path):
     found = inspect(path)
     sizes = [b.num_rows for b in read_batches(path, found)]
     assert sizes == [65_536, 70_000 - 65_536]
+
+
+# --- on_error: skip_row ----------------------------------------------------------------
+
+SKIP = ReadOptions(on_error="skip_row")
+
+BROKEN_NDJSON = (
+    '{"id": 1, "v": 1.5}\n'
+    '{"id": 2, "v": \n'  # truncated: the decoder only notices on the next line
+    '{"id": 3, "v": 3.5}\n'
+    '"just text"\n'  # decodes, but is not an object: would make nothing a column
+    "[4, 4.5]\n"  # a row array among objects
+    '{"id": "five" "v": 5}\n'
+    '{"id": 6, "v": 6.5}\n'
+    '{"id": 7'  # cut off at the end of the file
+)
+
+
+def skip_load(path: Path) -> tuple[Inspection, list[dict], list[Reject]]:
+    found = inspect(path, SKIP)
+    rejects: list[Reject] = []
+    batches = list(read_batches(path, found, SKIP, on_reject=rejects.append))
+    rows = pa.Table.from_batches(batches, schema=found.schema).to_pylist()
+    assert len(rows) == found.row_count
+    assert found.details["rows_rejected"] == len(rejects)
+    return found, rows, rejects
+
+
+def test_skip_row_leaves_broken_lines_out_and_reports_them(tmp_path):
+    found, rows, rejects = skip_load(write(tmp_path, BROKEN_NDJSON))
+    assert names(found) == {"id": "long", "v": "double"}  # "five" never widened id
+    assert rows == [{"id": 1, "v": 1.5}, {"id": 3, "v": 3.5}, {"id": 6, "v": 6.5}]
+    assert [(r.line, r.column, r.value) for r in rejects] == [
+        (2, None, '{"id": 2, "v": '),
+        (4, None, '"just text"'),
+        (5, None, "[4, 4.5]"),
+        (6, None, '{"id": "five" "v": 5}'),
+        (8, None, '{"id": 7'),
+    ]
+    assert "invalid JSON at line 4, column 1" in rejects[0].reason  # where it noticed
+    assert rejects[1].reason == "a bare str, not an object"
+    assert rejects[2].reason == "an array where the records are objects"
+    assert "Expecting ',' delimiter" in rejects[3].reason
+
+
+def test_skip_row_resynchronises_across_chunk_boundaries(tmp_path, monkeypatch):
+    expected = skip_load(write(tmp_path, BROKEN_NDJSON))
+    monkeypatch.setattr(json_stream, "CHUNK_BYTES", 7)
+    assert skip_load(write(tmp_path, BROKEN_NDJSON)) == expected
+
+
+def test_skip_row_rows_of_the_wrong_length_name_the_missing_column(tmp_path):
+    text = '["id", "name"]\n[1, "a"]\n[2]\n[3, "c", "extra"]\n{"id": 4}\n[5, "e"]\n'
+    _found, rows, rejects = skip_load(write(tmp_path, text))
+    assert rows == [{"id": 1, "name": "a"}, {"id": 5, "name": "e"}]
+    assert [(r.line, r.column, r.value) for r in rejects] == [
+        (3, "name", "[2]"),
+        (4, None, '[3, "c", "extra"]'),
+        (5, None, '{"id": 4}'),
+    ]
+
+
+def test_skip_row_inside_a_top_level_array_a_syntax_error_stays_fatal(tmp_path):
+    with pytest.raises(LakeportError) as caught:
+        inspect(write(tmp_path, '[{"a": 1},\n {"a": 2 "b": 3},\n {"a": 4}]'), SKIP)
+    assert caught.value.code == "parse_error" and caught.value.details["line"] == 2
+
+
+def test_skip_row_bare_values_inside_an_array_are_rejects(tmp_path):
+    _found, rows, rejects = skip_load(write(tmp_path, '[{"a": 1},\n 3,\n {"a": 4}]'))
+    assert rows == [{"a": 1}, {"a": 4}]
+    assert [(r.line, r.value) for r in rejects] == [(2, "3")]
+
+
+def test_skip_row_with_nothing_good_is_an_empty_file_saying_why(tmp_path):
+    with pytest.raises(LakeportError) as caught:
+        inspect(write(tmp_path, '{"a" 1}\n"x"\n{broken\n'), SKIP)
+    assert caught.value.code == "empty_file"
+    assert "3 rows rejected" in caught.value.message
+
+
+def test_skip_row_without_a_reject_handler_still_fails(tmp_path):
+    path = write(tmp_path, '{"a": 1}\n{"a": \n{"a": 3}\n')
+    found = inspect(path, SKIP)
+    with pytest.raises(LakeportError) as caught:
+        list(read_batches(path, found, SKIP))
+    assert caught.value.code == "parse_error"
+
+
+def test_abort_errors_name_line_column_and_value(tmp_path):
+    with pytest.raises(LakeportError) as caught:
+        inspect(write(tmp_path, '{"a": 1}\n{"a": 2}\n{"a": 3 x}\n'))
+    assert caught.value.details == {"line": 3, "column": 9, "value": "x}\n"}
+    assert "line 3, column 9" in caught.value.message
+    with pytest.raises(LakeportError) as caught:
+        inspect(write(tmp_path, '{"a": 1}\n\n[1, 2]\n'))
+    assert caught.value.details["line"] == 3
+    assert caught.value.details["value"] == "[1, 2]"
+    assert "line 3" in caught.value.message
+
+
+def test_a_bad_line_is_found_without_reading_the_rest_of_the_file(tmp_path, monkeypatch):
+    """The failure is final before the line break: no refill up to MAX_RECORD_CHARS."""
+    fills = []
+    original = json_stream._Buffer.fill
+
+    def counting(self: json_stream._Buffer) -> bool:
+        fills.append(1)
+        return original(self)
+
+    monkeypatch.setattr(json_stream, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(json_stream._Buffer, "fill", counting)
+    body = '{"a": oops}\n' + '{"a": 1}\n' * 10_000
+    with pytest.raises(LakeportError):
+        inspect(write(tmp_path, body))
+    assert len(fills) < 5
+
+
+def test_skip_row_resumes_after_a_bad_line_with_cr_line_endings(tmp_path):
+    _found, rows, rejects = skip_load(write(tmp_path, '{"a": 1}\r{"a": \r{"a": 3}\r'))
+    assert rows == [{"a": 1}, {"a": 3}]
+    assert len(rejects) == 1
+    assert rejects[0].value == '{"a": '

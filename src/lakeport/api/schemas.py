@@ -124,3 +124,21 @@ class RowsOut(BaseModel):
     rows: list[list[Any]]
     limit: int
     offset: int
+
+
+class RejectOut(BaseModel):
+    """One row left out under ``on_error: skip_row``."""
+
+    line: int | None
+    column: str | None
+    value: str | None
+    reason: str
+
+
+class RejectsOut(BaseModel):
+    """A page of an upload's rejected rows; ``total`` is the upload's ``rows_rejected``."""
+
+    items: list[RejectOut]
+    total: int
+    limit: int
+    offset: int

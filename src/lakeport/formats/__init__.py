@@ -8,6 +8,13 @@ The pipeline calls two functions:
 * :func:`read_batches` streams batches that conform *exactly* to ``inspection.schema``,
   in bounded memory, raising :class:`~lakeport.errors.LakeportError` for bad rows.
 
+Bad rows (:class:`RowError`: a CSV row with the wrong number of fields; a JSON record
+that does not decode, is not an object, or does not fit the file's shape) fail the
+read under ``on_error="abort"``. Under ``"skip_row"`` both passes leave them out (so
+they never shape the schema) and :func:`read_batches` reports each as a :class:`Reject`.
+Everything else (format, encoding, compression, Parquet, Excel) is file-level: it
+fails in both modes.
+
 One module per format; this one only dispatches.
 """
 
@@ -19,11 +26,31 @@ from pathlib import Path
 import pyarrow as pa
 
 from lakeport.errors import LakeportError
-from lakeport.formats.base import Inspection, ReadOptions
+from lakeport.formats.base import (
+    ON_ERROR,
+    Inspection,
+    OnError,
+    ReadOptions,
+    Reject,
+    RejectHandler,
+    RowError,
+)
 from lakeport.formats.detect import detect
 from lakeport.formats.types import iceberg_type_name
 
-__all__ = ["Inspection", "ReadOptions", "iceberg_type_name", "inspect", "read_batches"]
+__all__ = [
+    "ON_ERROR",
+    "Inspection",
+    "OnError",
+    "ReadOptions",
+    "Reject",
+    "RejectHandler",
+    "RowError",
+    "iceberg_type_name",
+    "inspect",
+    "read_batches",
+    "skips_rows",
+]
 
 
 def inspect(path: Path, options: ReadOptions = ReadOptions()) -> Inspection:  # noqa: B008
@@ -49,18 +76,28 @@ def inspect(path: Path, options: ReadOptions = ReadOptions()) -> Inspection:  # 
     raise LakeportError("unsupported_format", f"format {found.format!r} is not supported")
 
 
+def skips_rows(inspection: Inspection) -> bool:
+    """Whether the inspection was made under ``on_error="skip_row"`` (and so the second
+    pass must skip, and report, the same rows the first one skipped)."""
+    return inspection.details.get("on_error") == "skip_row"
+
+
 def read_batches(
     path: Path,
     inspection: Inspection,
     options: ReadOptions = ReadOptions(),  # noqa: B008
+    on_reject: RejectHandler | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Stream ``path`` as batches of ``inspection.schema``.
 
     ``options`` is accepted for symmetry with :func:`inspect`; everything a reader needs
-    was recorded in ``inspection.details`` so the second pass reproduces the first.
+    (``on_error`` included) was recorded in ``inspection.details`` so the second pass
+    reproduces the first. Under ``skip_row`` bad rows go to ``on_reject``; without a
+    handler they fail the read as under ``abort``, so a row is never dropped unreported.
     """
     path = Path(path)
     fmt = inspection.format
+    handler = on_reject if skips_rows(inspection) else None
     if fmt == "parquet":
         from lakeport.formats.parquet import read_parquet_batches
 
@@ -68,11 +105,11 @@ def read_batches(
     if fmt in ("csv", "tsv"):
         from lakeport.formats.csv import read_csv_batches
 
-        return read_csv_batches(path, inspection)
+        return read_csv_batches(path, inspection, handler)
     if fmt == "json":
         from lakeport.formats.json import read_json_batches
 
-        return read_json_batches(path, inspection)
+        return read_json_batches(path, inspection, handler)
     if fmt == "xlsx":
         from lakeport.formats.excel import read_excel_batches
 

@@ -7,8 +7,9 @@ and converts each batch to the schema pass 1 chose. Memory is one block of text 
 its converted batch, whatever the file size.
 
 Everything pass 2 needs (delimiter, encoding, compression, byte offset of the first
-data row, null tokens) is in ``Inspection.details``, so the convert step reproduces the
-infer step exactly, even in another process days later.
+data row, null tokens, whether ragged rows are skipped) is in ``Inspection.details``, so
+the convert step reproduces the infer step exactly, even in another process days later.
+Ragged rows under ``on_error="skip_row"``: :mod:`.csv_rejects`.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import pyarrow.csv as pacsv
 from lakeport.domain.schema import safe_column_names
 from lakeport.errors import LakeportError
 from lakeport.formats import csv_errors
-from lakeport.formats.base import Inspection, ReadOptions, target_schema
+from lakeport.formats.base import Inspection, ReadOptions, RejectHandler, target_schema
 from lakeport.formats.csv_dialect import QUOTE, Dialect, sniff_dialect
+from lakeport.formats.csv_rejects import RejectReporter, SkippedRows
 from lakeport.formats.csv_types import ColumnTyper, arrow_type, convert
 from lakeport.formats.detect import Detected, open_stream, text_encoding
 from lakeport.formats.encoding import TextEncoding, decode_head
@@ -49,9 +51,11 @@ class CsvPlan:
     width: int
     null_values: tuple[str, ...]
     block_bytes: int = BLOCK_BYTES
+    skip_ragged: bool = False
 
     def details(self) -> dict[str, Any]:
-        return {
+        skip: dict[str, Any] = {"on_error": "skip_row"} if self.skip_ragged else {}
+        return skip | {
             "compression": self.compression,
             "encoding": self.encoding.codec,
             "bom_bytes": self.encoding.bom,
@@ -77,6 +81,7 @@ class CsvPlan:
             width=width,
             null_values=tuple(details["null_values"]),
             block_bytes=int(details.get("block_bytes", BLOCK_BYTES)),
+            skip_ragged=details.get("on_error") == "skip_row",
         )
 
 
@@ -94,25 +99,32 @@ def inspect_csv(path: Path, found: Detected, options: ReadOptions) -> Inspection
     dialect = sniff_dialect(text, enc, delimiter, options.header, found.complete)
     plan = _plan(path, found, enc, dialect, options)
     try:
-        rows, kinds = _type_pass(plan)
+        rows, kinds, rejected = _type_pass(plan)
     except LakeportError as exc:
         if exc.details.get("reason") != csv_errors.ROW_TOO_LARGE:
             raise
         plan = replace(plan, block_bytes=MAX_BLOCK_BYTES)
-        rows, kinds = _type_pass(plan)
+        rows, kinds, rejected = _type_pass(plan)
     schema = target_schema(safe_column_names(dialect.names), [arrow_type(k) for k in kinds])
     details = plan.details() | _dialect_details(dialect)
+    if plan.skip_ragged:
+        details["rows_rejected"] = rejected
     fmt = "tsv" if plan.delimiter == "\t" else "csv"
     return Inspection(fmt, schema, list(dialect.names), rows, None, details)
 
 
-def _type_pass(plan: CsvPlan) -> tuple[int, list[str]]:
-    """Pass 1: count rows, verify every row's width, choose each column's type."""
+def _type_pass(plan: CsvPlan) -> tuple[int, list[str], int]:
+    """Pass 1: count rows, verify every row's width, choose each column's type.
+
+    Under ``skip_row`` ragged rows are skipped here too (only counted), so they never
+    narrow a column's type: the schema is the good rows' schema.
+    """
     typers = [ColumnTyper() for _ in range(plan.width)]
     seen = [False] * plan.width
     rows = 0
     last: pa.RecordBatch | None = None
-    for batch in string_batches(plan):
+    skipped = SkippedRows(keep=False) if plan.skip_ragged else None
+    for batch in string_batches(plan, skipped):
         rows += batch.num_rows
         last = batch if batch.num_rows else last
         for j, column in enumerate(batch.columns):
@@ -121,7 +133,8 @@ def _type_pass(plan: CsvPlan) -> tuple[int, list[str]]:
                 typers[j].observe(column)
     if last is not None:
         csv_errors.check_final_quote(plan, last.column(plan.width - 1)[-1].as_py())
-    return rows, [typer.result(seen[j]) for j, typer in enumerate(typers)]
+    kinds = [typer.result(seen[j]) for j, typer in enumerate(typers)]
+    return rows, kinds, skipped.count if skipped is not None else 0
 
 
 def _plan(
@@ -136,6 +149,7 @@ def _plan(
         data_line=dialect.data_line,
         width=len(dialect.names),
         null_values=options.nulls(),
+        skip_ragged=options.on_error == "skip_row",
     )
 
 
@@ -147,21 +161,35 @@ def _dialect_details(dialect: Dialect) -> dict[str, Any]:
     }
 
 
-def read_csv_batches(path: Path, inspection: Inspection) -> Iterator[pa.RecordBatch]:
-    """Stream the file as batches of ``inspection.schema`` (pass 2)."""
+def read_csv_batches(
+    path: Path, inspection: Inspection, on_reject: RejectHandler | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Stream the file as batches of ``inspection.schema`` (pass 2).
+
+    Ragged rows go to ``on_reject`` when the inspection chose ``skip_row`` and a handler
+    is given; otherwise the first one fails the read with its line.
+    """
     schema = inspection.schema
     plan = CsvPlan.from_details(path, inspection.details, len(schema))
-    for batch in string_batches(plan):
+    reporter = None
+    if plan.skip_ragged and on_reject is not None:
+        reporter = RejectReporter(plan, list(inspection.original_names), on_reject)
+    for batch in string_batches(plan, reporter.skipped if reporter else None):
+        if reporter is not None:
+            reporter.drain()
         arrays = [convert(batch.column(j), field.type) for j, field in enumerate(schema)]
         yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+    if reporter is not None:
+        reporter.drain()
 
 
-def string_batches(plan: CsvPlan) -> Iterator[pa.RecordBatch]:
-    """Every data row as text columns ``c0..cN`` (nulls for null tokens)."""
+def string_batches(plan: CsvPlan, skipped: SkippedRows | None = None) -> Iterator[pa.RecordBatch]:
+    """Every data row as text columns ``c0..cN`` (nulls for null tokens); ragged rows
+    go to ``skipped`` when given, else fail the read."""
     try:
         with open_stream(plan.path, plan.compression) as stream:
             _skip(stream, plan.data_offset)
-            yield from _reader(stream, plan)
+            yield from _reader(stream, plan, skipped)
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise csv_errors.classify(exc, plan) from exc
 
@@ -179,7 +207,9 @@ def _skip(stream: pa.NativeFile, count: int) -> None:
         count -= len(got)
 
 
-def _reader(stream: pa.NativeFile, plan: CsvPlan) -> Iterator[pa.RecordBatch]:
+def _reader(
+    stream: pa.NativeFile, plan: CsvPlan, skipped: SkippedRows | None
+) -> Iterator[pa.RecordBatch]:
     names = [f"c{j}" for j in range(plan.width)]
     read = pacsv.ReadOptions(
         column_names=names,
@@ -192,6 +222,7 @@ def _reader(stream: pa.NativeFile, plan: CsvPlan) -> Iterator[pa.RecordBatch]:
         double_quote=True,
         newlines_in_values=True,
         ignore_empty_lines=True,
+        invalid_row_handler=skipped,
     )
     convert_options = pacsv.ConvertOptions(
         column_types=dict.fromkeys(names, pa.string()),

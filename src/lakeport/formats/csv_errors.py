@@ -55,6 +55,22 @@ def classify(exc: BaseException, plan: CsvPlan) -> LakeportError:
 
 def locate_bad_row(plan: CsvPlan) -> LakeportError | None:
     """The first data row whose field count differs from the header's, as parse_error."""
+    try:
+        found = next(bad_rows(plan), None)
+    except LakeportError as exc:
+        return exc
+    if found is None:
+        return None
+    line, fields = found
+    return _width_error(line, fields, plan.width, plan.delimiter)
+
+
+def bad_rows(plan: CsvPlan) -> Iterator[tuple[int, list[str]]]:
+    """``(line, fields)`` of each data row whose field count differs from the header's.
+
+    Lazy, so a caller that needs only the next bad row reads only up to it. A quote
+    Python's reader cannot follow ends the scan with a ``parse_error`` naming its line.
+    """
     reader = csv.reader(_lines(plan), delimiter=plan.delimiter, quotechar=QUOTE)
     previous = 0
     try:
@@ -62,14 +78,13 @@ def locate_bad_row(plan: CsvPlan) -> LakeportError | None:
             start, previous = previous, reader.line_num
             if start < plan.data_line or not fields or len(fields) == plan.width:
                 continue
-            return _width_error(start + 1, fields, plan.width, plan.delimiter)
+            yield start + 1, fields
     except csv.Error as exc:
-        return LakeportError(
+        raise LakeportError(
             "parse_error",
             f"line {previous + 1}: {exc} (is a quote left open?)",
             {"line": previous + 1, "column": None, "value": None},
-        )
-    return None
+        ) from exc
 
 
 def _width_error(line: int, fields: list[str], width: int, delimiter: str) -> LakeportError:

@@ -58,4 +58,5 @@ def read_options(options: dict[str, Any]) -> ReadOptions:
         encoding=options.get("encoding"),
         null_values=tuple(nulls) if nulls is not None else None,
         sheet=options.get("sheet"),
+        on_error=options.get("on_error", "abort"),
     )

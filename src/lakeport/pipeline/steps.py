@@ -8,8 +8,10 @@ that function in the same transaction that marks the step done.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from pyiceberg.io import load_file_io
 from sqlalchemy.orm import Session
 
@@ -18,19 +20,20 @@ from lakeport.db import uploads as repo
 from lakeport.db.models import Collection, Dataset, Org, Upload
 from lakeport.domain.schema import fingerprint
 from lakeport.errors import LakeportError, not_found
-from lakeport.formats import Inspection, inspect, read_batches
+from lakeport.formats import Inspection, inspect, read_batches, skips_rows
 from lakeport.pipeline import inspection_state
 from lakeport.pipeline.adopt import adopt, adoptable
 from lakeport.pipeline.append import conform, decide_append, write_schema
 from lakeport.pipeline.context import Apply, StepInput, read_options
 from lakeport.pipeline.register import register
+from lakeport.pipeline.rejects import RejectSink, rejects_key
 from lakeport.pipeline.schema_fields import schema_fields
 from lakeport.pipeline.targets import Target, resolve_target
 from lakeport.runtime import Runtime
 from lakeport.storage import BlobInfo
 from lakeport.storage.capabilities import SupportsMultipart
 from lakeport.tables.commit import load_table
-from lakeport.tables.staging import write_staged
+from lakeport.tables.staging import StagedFile, write_staged
 
 
 def combine(rt: Runtime, up: StepInput) -> Apply:
@@ -143,7 +146,9 @@ def _plan_append(
 
 
 def _preview(found: Inspection, fields: list[dict[str, Any]], path_size: Any) -> dict[str, Any]:
-    return {
+    """What a user sees before the rows land (``row_count`` is the rows that will load;
+    under ``skip_row`` also how many were left out, e.g. while a schema awaits review)."""
+    preview = {
         "format": found.format,
         "columns": [f["name"] for f in fields],
         "original_columns": list(found.original_names),
@@ -152,18 +157,26 @@ def _preview(found: Inspection, fields: list[dict[str, Any]], path_size: Any) ->
         "num_row_groups": found.num_row_groups,
         "size_bytes": path_size.size_bytes if path_size is not None else None,
     }
+    if "rows_rejected" in found.details:
+        preview["rows_rejected"] = found.details["rows_rejected"]
+    return preview
 
 
 def convert(rt: Runtime, up: StepInput) -> Apply:
-    """Stream the file into Parquet files in the target table's data directory."""
+    """Stream the file into Parquet files in the target table's data directory.
+
+    Records ``rows_read = rows_loaded + rows_rejected`` (the loaded count is the staged
+    rows, which the register step commits), so a partial load is never silent.
+    """
     if up.plan.get("duplicate_of"):
-        return _no_change
+        return _nothing_read
     found = inspection_state.load(up.plan["inspection"])
     target = Target.from_plan(up.plan["target"])
     schema = found.schema
     if up.plan.get("write_schema"):
         schema = inspection_state.load_schema(up.plan["write_schema"])
     io = load_file_io(rt.catalog.properties, target.location)
+    rejected = 0
     with rt.store_for(up.connection).fetch_local(up.object_key) as path:
         adopted = found.row_count is not None and adoptable(
             path, found, casts_needed=not schema.equals(found.schema)
@@ -171,23 +184,41 @@ def convert(rt: Runtime, up: StepInput) -> Apply:
         if adopted and found.row_count is not None:
             staged = [adopt(io, path, target.location, up.id, found.row_count)]
         else:
-            batches = (
-                conform(b, schema) for b in read_batches(path, found, read_options(up.options))
-            )
-            staged = write_staged(io, target.location, up.id, schema, batches)
+            staged, rejected = _write_rows(rt, up, path, found, schema, target.location)
     rows = sum(f.rows for f in staged)
 
     def apply(session: Session, upload: Upload) -> None:
         repo.set_plan(
             upload, staged=[{"path": f.path, "rows": f.rows} for f in staged], adopted_as_is=adopted
         )
-        upload.rows_read = rows
+        upload.rows_read = rows + rejected
+        upload.rows_rejected = rejected
 
     return apply
 
 
-def _no_change(session: Session, upload: Upload) -> None:
-    """Nothing to record (the step had nothing to do)."""
+def _write_rows(
+    rt: Runtime, up: StepInput, path: Path, found: Inspection, schema: pa.Schema, location: str
+) -> tuple[list[StagedFile], int]:
+    """Stage the file's rows; under ``skip_row`` bad rows go to the upload's rejects
+    list (in the landing zone, whatever storage the file came from). Returns the staged
+    files and how many rows were rejected."""
+    io = load_file_io(rt.catalog.properties, location)
+    sink = RejectSink(rt.store, rejects_key(up.org_id, up.id)) if skips_rows(found) else None
+    rows = read_batches(path, found, read_options(up.options), sink)
+    try:
+        staged = write_staged(io, location, up.id, schema, (conform(b, schema) for b in rows))
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
+    return staged, sink.close() if sink is not None else 0
+
+
+def _nothing_read(session: Session, upload: Upload) -> None:
+    """A duplicate is not read at all: zero rows read, loaded (register) and rejected."""
+    upload.rows_read = 0
+    upload.rows_rejected = 0
 
 
 STEP_FUNCTIONS: dict[str, Callable[[Runtime, StepInput], Apply]] = {

@@ -39,7 +39,7 @@ class SourceFields(BaseModel):
     modified_since: datetime | None = None
     dataset_name: str | None = Field(default=None, min_length=1, max_length=100)
     schema_policy: Literal["strict", "evolve"] | None = None
-    on_error: Literal["abort"] | None = None
+    on_error: Literal["abort", "skip_row"] | None = None
     format: Literal["csv", "tsv", "json", "parquet", "xlsx"] | None = None
     delimiter: str | None = Field(default=None, min_length=1, max_length=1)
     header: bool | None = None
@@ -68,6 +68,7 @@ _OPTION_KEYS = (
     "encoding",
     "null_values",
     "sheet",
+    "on_error",
 )
 
 
@@ -77,7 +78,6 @@ def _apply(source: Source, fields: SourceFields) -> None:
     for key in _OPTION_KEYS:
         if key in given:
             options[key] = given.pop(key)
-    given.pop("on_error", None)
     UploadOptions.model_validate({k: v for k, v in options.items() if v is not None})
     source.options = {k: v for k, v in options.items() if v is not None}
     if "schedule" in given:

@@ -32,6 +32,9 @@ class UploadOptions(BaseModel):
     encoding: str | None = None
     null_values: list[str] | None = None
     sheet: str | None = None
+    #: A bad row fails the upload (``abort``) or is left out and listed under
+    #: ``GET /v1/uploads/{id}/rejects`` (``skip_row``).
+    on_error: Literal["abort", "skip_row"] = "abort"
 
     @field_validator("null_values", mode="before")
     @classmethod

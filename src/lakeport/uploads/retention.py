@@ -9,7 +9,8 @@ sensible second line of defence (see docs/operations.md).
   storage multipart aborted, parts and object deleted, reservation released,
   ``status: "expired"``.
 * Rows past ``expires_at`` (7 days for sessions that never finished, 30 after
-  ``registered`` or abort, 90 after ``failed``) are deleted with their landing object.
+  ``registered`` or abort, 90 after ``failed``) are deleted with their landing object
+  and their list of rejected rows (``on_error: skip_row``).
 
 Rows are claimed with ``FOR UPDATE SKIP LOCKED`` in small batches, so any number of
 workers can run this at once without stepping on each other.
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from lakeport.db.models import Upload, utcnow
+from lakeport.pipeline.rejects import rejects_key
 from lakeport.runtime import Runtime
 from lakeport.uploads.sessions import PENDING, end_session
 
@@ -82,5 +84,7 @@ def _delete_batch(rt: Runtime) -> int:
         for upload in old:
             if upload.connection is None:  # a source's files belong to the source
                 rt.store.delete(upload.object_key)
+            if upload.rows_rejected:  # kept in the landing zone for source files too
+                rt.store.delete(rejects_key(upload.org_id, upload.id))
             session.delete(upload)
         return len(old)

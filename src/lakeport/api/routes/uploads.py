@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from lakeport.access import upload_for
 from lakeport.api.deps import PrincipalDep, RuntimeDep, SessionDep, collection_for
-from lakeport.api.schemas import UploadOut
+from lakeport.api.schemas import RejectOut, RejectsOut, UploadOut
 from lakeport.db import uploads as repo
 from lakeport.errors import LakeportError
+from lakeport.pipeline.rejects import read_rejects, rejects_key
 from lakeport.uploads.direct import receive_direct_upload
 from lakeport.uploads.review import decide_review
 
@@ -52,6 +53,25 @@ async def create_direct_upload(
 @router.get("/uploads/{upload_id}")
 def get_upload(upload_id: str, principal: PrincipalDep, session: SessionDep) -> UploadOut:
     return UploadOut.of(upload_for(session, principal, upload_id, "read"))
+
+
+@router.get("/uploads/{upload_id}/rejects")
+def get_rejects(
+    upload_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    rt: RuntimeDep,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> RejectsOut:
+    """The rows ``on_error: skip_row`` left out, in file order; same access as the upload
+    itself (another org's ID is a 404). Empty for an upload that rejected nothing."""
+    upload = upload_for(session, principal, upload_id, "read")
+    total = upload.rows_rejected or 0
+    key = rejects_key(upload.org_id, upload.id)
+    found = read_rejects(rt.store, key, offset, limit) if total else []
+    items = [RejectOut.model_validate(r) for r in found]
+    return RejectsOut(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/collections/{collection_id}/uploads")
