@@ -58,6 +58,10 @@ class WorkerSettings(BaseModel):
     max_attempts: int = 3
     #: Seconds a stopping worker waits for in-flight jobs before handing them back.
     shutdown_grace_seconds: float = 60.0
+    #: Text of a CSV typed before converting; later values are checked as they are
+    #: converted, and a file whose types change is typed in full and converted again.
+    #: 0 types every file in full first (two reads of every file).
+    infer_sample_bytes: int = Field(default=32 * 1024**2, ge=0)
 
 
 class SourceSettings(BaseModel):

@@ -34,6 +34,7 @@ from lakeport.formats.base import (
     Reject,
     RejectHandler,
     RowError,
+    TypesChanged,
 )
 from lakeport.formats.detect import detect
 from lakeport.formats.types import iceberg_type_name
@@ -46,6 +47,7 @@ __all__ = [
     "Reject",
     "RejectHandler",
     "RowError",
+    "TypesChanged",
     "iceberg_type_name",
     "inspect",
     "read_batches",
@@ -53,8 +55,18 @@ __all__ = [
 ]
 
 
-def inspect(path: Path, options: ReadOptions = ReadOptions()) -> Inspection:  # noqa: B008
-    """Detect the format of ``path`` and decide its target schema."""
+def inspect(
+    path: Path,
+    options: ReadOptions = ReadOptions(),  # noqa: B008
+    sample_bytes: int | None = None,
+) -> Inspection:
+    """Detect the format of ``path`` and decide its target schema.
+
+    With ``sample_bytes``, a delimited file larger than that is typed from its first
+    ``sample_bytes`` of text only (``row_count`` is then None) and :func:`read_batches`
+    checks every later value against those types, raising :class:`TypesChanged` when
+    one does not fit: the caller then inspects again without a sample.
+    """
     path = Path(path)
     found = detect(path, options)
     if found.format == "parquet":
@@ -64,7 +76,7 @@ def inspect(path: Path, options: ReadOptions = ReadOptions()) -> Inspection:  # 
     if found.format == "csv":
         from lakeport.formats.csv import inspect_csv
 
-        return inspect_csv(path, found, options)
+        return inspect_csv(path, found, options, sample_bytes)
     if found.format == "json":
         from lakeport.formats.json import inspect_json
 

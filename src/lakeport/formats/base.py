@@ -91,6 +91,11 @@ class Reject:
 RejectHandler = Callable[[Reject], None]
 
 
+class TypesChanged(Exception):
+    """A file typed from a sample holds a value its sample's types do not fit (or a
+    column empty in the sample turns out typed): type the whole file, convert again."""
+
+
 class RowError(LakeportError):
     """A problem confined to one row, so that the rows around it are still readable.
 

@@ -6,6 +6,16 @@ Pass 2 (:func:`read_csv_batches`) streams the same bytes with the same reader se
 and converts each batch to the schema pass 1 chose. Memory is one block of text plus
 its converted batch, whatever the file size.
 
+**Typing from a sample.** Given ``sample_bytes`` (the pipeline's default), pass 1 stops
+after that much text of a larger file, and pass 2 validates as it converts
+(:func:`~.csv_types.checked_convert`, one cast per value) and keeps narrowing the
+columns that were empty in the sample. The result is the whole-file pass's result or
+:class:`~.base.TypesChanged`: a sample's candidate set contains the file's, and its
+choice is the file's choice exactly when every value fits it, except for columns empty
+in the sample (a string there, perhaps not over the file), which pass 2 therefore
+types in full. One read of a typical file instead of two; a file whose late values
+change a type costs a partial read more, then the two-pass path.
+
 Everything pass 2 needs (delimiter, encoding, compression, byte offset of the first
 data row, null tokens, whether ragged rows are skipped) is in ``Inspection.details``, so
 the convert step reproduces the infer step exactly, even in another process days later.
@@ -25,10 +35,23 @@ import pyarrow.csv as pacsv
 from lakeport.domain.schema import safe_column_names
 from lakeport.errors import LakeportError
 from lakeport.formats import csv_errors
-from lakeport.formats.base import Inspection, ReadOptions, RejectHandler, target_schema
+from lakeport.formats.base import (
+    Inspection,
+    ReadOptions,
+    RejectHandler,
+    TypesChanged,
+    target_schema,
+)
 from lakeport.formats.csv_dialect import QUOTE, Dialect, sniff_dialect
 from lakeport.formats.csv_rejects import RejectReporter, SkippedRows
-from lakeport.formats.csv_types import ColumnTyper, arrow_type, convert
+from lakeport.formats.csv_types import (
+    ColumnTyper,
+    Misfit,
+    arrow_type,
+    checked_convert,
+    convert,
+    kind_of,
+)
 from lakeport.formats.detect import Detected, open_stream, text_encoding
 from lakeport.formats.encoding import TextEncoding, decode_head
 
@@ -85,8 +108,11 @@ class CsvPlan:
         )
 
 
-def inspect_csv(path: Path, found: Detected, options: ReadOptions) -> Inspection:
-    """Sniff, verify and type a delimited file in one streaming pass."""
+def inspect_csv(
+    path: Path, found: Detected, options: ReadOptions, sample_bytes: int | None = None
+) -> Inspection:
+    """Sniff, verify and type a delimited file in one streaming pass (or, with
+    ``sample_bytes`` and ``abort`` on bad rows, its first ``sample_bytes`` of text)."""
     enc = text_encoding(found, options)
     text = decode_head(found.head, enc, found.complete)
     if not text.strip(" \t\r\n\ufeff"):
@@ -98,43 +124,65 @@ def inspect_csv(path: Path, found: Detected, options: ReadOptions) -> Inspection
         )
     dialect = sniff_dialect(text, enc, delimiter, options.header, found.complete)
     plan = _plan(path, found, enc, dialect, options)
+    limit = None if plan.skip_ragged else sample_bytes
     try:
-        rows, kinds, rejected = _type_pass(plan)
+        typed = _type_pass(plan, limit)
     except LakeportError as exc:
         if exc.details.get("reason") != csv_errors.ROW_TOO_LARGE:
             raise
         plan = replace(plan, block_bytes=MAX_BLOCK_BYTES)
-        rows, kinds, rejected = _type_pass(plan)
-    schema = target_schema(safe_column_names(dialect.names), [arrow_type(k) for k in kinds])
+        typed = _type_pass(plan, limit)
+    schema = target_schema(safe_column_names(dialect.names), [arrow_type(k) for k in typed.kinds])
     details = plan.details() | _dialect_details(dialect)
     if plan.skip_ragged:
-        details["rows_rejected"] = rejected
+        details["rows_rejected"] = typed.rejected
+    if not typed.complete:
+        details["typed_from_sample"] = True
+        details["unseen_columns"] = [j for j, seen in enumerate(typed.seen) if not seen]
     fmt = "tsv" if plan.delimiter == "\t" else "csv"
+    rows = typed.rows if typed.complete else None
     return Inspection(fmt, schema, list(dialect.names), rows, None, details)
 
 
-def _type_pass(plan: CsvPlan) -> tuple[int, list[str], int]:
-    """Pass 1: count rows, verify every row's width, choose each column's type.
+@dataclass(frozen=True)
+class _Typed:
+    rows: int
+    kinds: list[str]
+    rejected: int
+    seen: list[bool]
+    complete: bool  # False: typed from a sample (the pass stopped early)
+
+
+def _type_pass(plan: CsvPlan, limit_bytes: int | None = None) -> _Typed:
+    """Pass 1: count rows, verify every row's width, choose each column's type; with
+    ``limit_bytes``, stop once that much text has been typed.
 
     Under ``skip_row`` ragged rows are skipped here too (only counted), so they never
     narrow a column's type: the schema is the good rows' schema.
     """
     typers = [ColumnTyper() for _ in range(plan.width)]
     seen = [False] * plan.width
-    rows = 0
+    rows = typed_bytes = 0
     last: pa.RecordBatch | None = None
     skipped = SkippedRows(keep=False) if plan.skip_ragged else None
-    for batch in string_batches(plan, skipped):
+    batches = string_batches(plan, skipped)
+    complete = True
+    for batch in batches:
         rows += batch.num_rows
         last = batch if batch.num_rows else last
         for j, column in enumerate(batch.columns):
             if column.null_count < len(column):
                 seen[j] = True
                 typers[j].observe(column)
-    if last is not None:
+        typed_bytes += batch.nbytes
+        if limit_bytes is not None and typed_bytes >= limit_bytes:
+            complete = next(batches, None) is None
+            break
+    if complete and last is not None:
         csv_errors.check_final_quote(plan, last.column(plan.width - 1)[-1].as_py())
     kinds = [typer.result(seen[j]) for j, typer in enumerate(typers)]
-    return rows, kinds, skipped.count if skipped is not None else 0
+    rejected = skipped.count if skipped is not None else 0
+    return _Typed(rows, kinds, rejected, seen, complete)
 
 
 def _plan(
@@ -171,6 +219,9 @@ def read_csv_batches(
     """
     schema = inspection.schema
     plan = CsvPlan.from_details(path, inspection.details, len(schema))
+    if inspection.details.get("typed_from_sample"):
+        yield from _checked_batches(plan, inspection)
+        return
     reporter = None
     if plan.skip_ragged and on_reject is not None:
         reporter = RejectReporter(plan, list(inspection.original_names), on_reject)
@@ -181,6 +232,33 @@ def read_csv_batches(
         yield pa.RecordBatch.from_arrays(arrays, schema=schema)
     if reporter is not None:
         reporter.drain()
+
+
+def _checked_batches(plan: CsvPlan, inspection: Inspection) -> Iterator[pa.RecordBatch]:
+    """Pass 2 of a file typed from a sample: convert and validate in one go, and type
+    the columns the sample never saw a value in; :class:`TypesChanged` when the sample
+    chose differently from what the whole file would."""
+    schema = inspection.schema
+    kinds = [kind_of(field.type) for field in schema]
+    unseen = {int(j): ColumnTyper() for j in inspection.details.get("unseen_columns", [])}
+    seen: set[int] = set()
+    last: pa.RecordBatch | None = None
+    for batch in string_batches(plan):
+        last = batch if batch.num_rows else last
+        for j, typer in unseen.items():
+            column = batch.column(j)
+            if column.null_count < len(column):
+                seen.add(j)
+                typer.observe(column)
+        try:
+            arrays = [checked_convert(batch.column(j), kind) for j, kind in enumerate(kinds)]
+        except Misfit as exc:
+            raise TypesChanged(str(exc)) from exc
+        yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+    if last is not None:
+        csv_errors.check_final_quote(plan, last.column(plan.width - 1)[-1].as_py())
+    if any(typer.result(j in seen) != kinds[j] for j, typer in unseen.items()):
+        raise TypesChanged("a column empty in the sample holds typed values")
 
 
 def string_batches(plan: CsvPlan, skipped: SkippedRows | None = None) -> Iterator[pa.RecordBatch]:

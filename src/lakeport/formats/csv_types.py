@@ -1,4 +1,4 @@
-"""Column types of delimited text, decided over the whole file before any row is written.
+"""Column types of delimited text: those a pass over the whole file would choose.
 
 Pass 1 reads every column as text and narrows, per column, a set of candidate types
 with vectorised checks on each batch; pass 2 converts each batch with *the same*
@@ -10,6 +10,10 @@ Candidates form chains of nested value sets, tried most specific first:
 * time: ``date`` (``YYYY-MM-DD``) ⊂ ``timestamp`` (ISO 8601, no zone, <= microseconds)
 * ``timestamptz`` (ISO 8601 with ``Z`` or an offset; stored as UTC)
 * ``boolean`` (``true``/``false``, any case)
+
+A file may instead be typed from a sample and then converted with
+:func:`checked_convert`, which accepts exactly what the checks accept; any value the
+sample's choice does not fit is reported (:class:`Misfit`) and the file is typed in full.
 
 Whatever no candidate accepts is a ``string``. Ambiguity resolves to string: a number
 with a leading zero (``09001``) is an identifier, not 9001; hexadecimal, thousands
@@ -183,6 +187,16 @@ class ColumnTyper:
 def arrow_type(name: str) -> pa.DataType:
     """Arrow type of a candidate name (``"string"`` included)."""
     return pa.string() if name == "string" else TYPES[name]
+
+
+def kind_of(arrow: pa.DataType) -> str:
+    """The candidate name of an Arrow type :func:`arrow_type` returns."""
+    for name, candidate in TYPES.items():
+        if arrow.equals(candidate):
+            return name
+    if pa.types.is_string(arrow):
+        return "string"
+    raise ValueError(f"{arrow} is not a CSV column type")
 
 
 def convert(array: pa.Array, target: pa.DataType) -> pa.Array:

@@ -132,13 +132,16 @@ def after_terminal(session: Session, upload: Upload) -> None:
 
 def _end_state(upload: Upload, step: str) -> str:
     """Where a finished step leaves the upload: usually its done state; a dry run ends
-    ``validated``; an append awaiting review parks after infer."""
+    ``validated``; an append awaiting review parks after infer; a convert whose sample
+    types did not fit goes back to before infer."""
     if step == "infer" and upload.plan.get("awaiting_review"):
         return AWAITING_REVIEW
     if step == "register" and upload.status == "validated":
         return VALIDATED
     if step == "register" and upload.commit_group:
         return "registering"
+    if step == "convert" and upload.plan.get("retype_pending"):
+        return done_state("combine")  # typed from a sample that did not fit: infer again
     return done_state(step)
 
 

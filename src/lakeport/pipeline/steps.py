@@ -20,7 +20,7 @@ from lakeport.db import uploads as repo
 from lakeport.db.models import Collection, Dataset, Org, Upload
 from lakeport.domain.schema import fingerprint
 from lakeport.errors import LakeportError, not_found
-from lakeport.formats import Inspection, inspect, read_batches, skips_rows
+from lakeport.formats import Inspection, TypesChanged, inspect, read_batches, skips_rows
 from lakeport.pipeline import inspection_state
 from lakeport.pipeline.adopt import adopt, adoptable
 from lakeport.pipeline.append import conform, decide_append, write_schema
@@ -72,8 +72,9 @@ def _complete_multipart(rt: Runtime, up: StepInput) -> BlobInfo:
 
 def infer(rt: Runtime, up: StepInput) -> Apply:
     """Detect the format, read the schema (Parquet: footer only) and choose the target."""
+    sample = rt.settings.worker.infer_sample_bytes or None
     with rt.store_for(up.connection).fetch_local(up.object_key) as path:
-        found = inspect(path, read_options(up.options))
+        found = inspect(path, read_options(up.options), None if up.plan.get("retype") else sample)
     fields = schema_fields(found.schema)
     preview = _preview(found, fields, rt.store_for(up.connection).stat(up.object_key))
 
@@ -84,6 +85,7 @@ def infer(rt: Runtime, up: StepInput) -> Apply:
             raise not_found("collection")
         target, existing = resolve_target(session, upload, org, coll, rt.settings.warehouse())
         upload.schema_preview = preview
+        repo.set_plan(upload, retype_pending=False)
         plan: dict[str, Any] = {
             "inspection": inspection_state.dump(found),
             "target": target.as_plan(),
@@ -184,7 +186,10 @@ def convert(rt: Runtime, up: StepInput) -> Apply:
         if adopted and found.row_count is not None:
             staged = [adopt(io, path, target.location, up.id, found.row_count)]
         else:
-            staged, rejected = _write_rows(rt, up, path, found, schema, target.location)
+            try:
+                staged, rejected = _write_rows(rt, up, path, found, schema, target.location)
+            except TypesChanged:
+                return _retype  # write_staged removed what it had written
     rows = sum(f.rows for f in staged)
 
     def apply(session: Session, upload: Upload) -> None:
@@ -193,8 +198,16 @@ def convert(rt: Runtime, up: StepInput) -> Apply:
         )
         upload.rows_read = rows + rejected
         upload.rows_rejected = rejected
+        if upload.schema_preview and upload.schema_preview.get("row_count") is None:
+            upload.schema_preview = {**upload.schema_preview, "row_count": rows}
 
     return apply
+
+
+def _retype(session: Session, upload: Upload) -> None:
+    """The sample's types do not fit the whole file: back to infer, which now types the
+    whole file, and plans (drift, review) again with the types the file really has."""
+    repo.set_plan(upload, retype=True, retype_pending=True, staged=[])
 
 
 def _write_rows(
