@@ -603,6 +603,12 @@ def run_contender(
 ) -> RunResult:
     label = f"{contender} ({backend}, {drop.files:,} files)"
     print(f"  {label} …", flush=True)
+    if drop.size_bytes:
+        print(
+            f"    input: {drop.size_bytes / 1e6:.1f} MB, {drop.rows:,} rows, files of "
+            f"{drop.min_bytes / 1e3:.1f}-{drop.max_bytes / 1e3:.1f} KB",
+            flush=True,
+        )
     result = RunResult(backend, contender, drop.files)
     if backend == "local":
         reset_etag_cache(drop)

@@ -1,5 +1,9 @@
-"""Uploading a large file: lakeport's client (multipart, 6 threads) against boto3's
+"""Uploading a large file: ``lakeport upload`` (multipart, 6 threads) against boto3's
 ``upload_file`` (6 threads, 8 MiB parts) to the same S3 endpoint, and to the local store.
+
+The lakeport contender runs the CLI's own send (``client_cmds.send_with_progress``: the
+Python client under the Rich progress bar) in-process, so the figures are the CLI's
+transfer without its interpreter start-up and without the pipeline it then waits for.
 
 The script starts everything it needs and stops it afterwards:
 
@@ -10,7 +14,8 @@ The script starts everything it needs and stops it afterwards:
   (or a scratch database on ``--database-server``);
 * each contender in a fresh child interpreter, which reports the seconds of the upload
   alone (imports excluded) and its own peak RSS (``VmHWM``, see ``common.peak_rss_kib``),
-  plus its RSS right after the imports, so the memory the transfer itself took is visible.
+  plus its RSS right after the imports, so the memory the transfer itself took is visible,
+  and the CPU seconds the client process burnt (all threads).
 
 What is timed, so the two are comparable: boto3's ``upload_file`` returns after
 ``CompleteMultipartUpload``, when the object exists. lakeport's ``complete`` answers at
@@ -36,6 +41,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -114,7 +120,9 @@ def process(
                 proc.wait()
 
 
-def s3_client(endpoint: str) -> Any:
+def s3_client(endpoint: str, checksums: str = "when_supported") -> Any:
+    """A boto3 S3 client; ``checksums`` is botocore's ``request_checksum_calculation``
+    (its default, ``when_supported``, sends a CRC32 with every part)."""
     import boto3
     from botocore.config import Config
 
@@ -124,7 +132,11 @@ def s3_client(endpoint: str) -> Any:
         region_name=REGION,
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
-        config=Config(s3={"addressing_style": "path"}, max_pool_connections=32),
+        config=Config(
+            s3={"addressing_style": "path"},
+            max_pool_connections=32,
+            request_checksum_calculation=checksums,
+        ),
     )
 
 
@@ -182,8 +194,16 @@ def vm_rss_kib() -> int:
     return 0
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process, all threads: what the client itself burns."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def lakeport_child(spec: dict[str, Any]) -> dict[str, Any]:
-    """Upload with lakeport's client; time until the object exists (left ``combining``)."""
+    """Upload the way ``lakeport upload`` does (the CLI's own send, Rich progress bar and
+    all); time until the object exists (the upload has left ``combining``)."""
+    from lakeport.cli.client_cmds import send_with_progress
     from lakeport.client import Client
 
     baseline = vm_rss_kib()
@@ -192,21 +212,24 @@ def lakeport_child(spec: dict[str, Any]) -> dict[str, Any]:
     with Client(
         spec["base_url"], spec["token"], state_dir=state_dir, presigned_max_bytes=0
     ) as client:
-        started = time.perf_counter()
-        created = client.upload(
+        cpu, started = cpu_seconds(), time.perf_counter()
+        created = send_with_progress(
+            client,
             Path(spec["path"]),
             spec["collection_id"],
+            quiet=False,
             concurrency=spec["concurrency"],
             checksum=spec["checksum"],
-            wait=False,
         )
         sent = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu
         while client.get_upload(created["id"])["completion_status"] in (None, "combining"):
             time.sleep(0.05)
         stored = time.perf_counter() - started
     return {
         "seconds": stored,
         "sent": sent,
+        "cpu": cpu,
         "kind": created["kind"],
         "upload_id": created["id"],
         "baseline_kib": baseline,
@@ -217,7 +240,7 @@ def boto3_child(spec: dict[str, Any]) -> dict[str, Any]:
     """``upload_file`` with 6 threads and 8 MiB parts, as the AWS CLI would."""
     from boto3.s3.transfer import TransferConfig
 
-    client = s3_client(spec["endpoint"])
+    client = s3_client(spec["endpoint"], spec["checksums"])
     config = TransferConfig(
         multipart_threshold=8 * MiB,
         multipart_chunksize=8 * MiB,
@@ -229,12 +252,13 @@ def boto3_child(spec: dict[str, Any]) -> dict[str, Any]:
         lambda **_: completing.append(time.perf_counter()),
     )
     baseline = vm_rss_kib()
-    started = time.perf_counter()
+    cpu, started = cpu_seconds(), time.perf_counter()
     client.upload_file(spec["path"], spec["bucket"], "bench/upload.bin", Config=config)
     seconds = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu
     client.close()
     sent = completing[0] - started if completing else seconds
-    return {"seconds": seconds, "sent": sent, "baseline_kib": baseline}
+    return {"seconds": seconds, "sent": sent, "cpu": cpu, "baseline_kib": baseline}
 
 
 @dataclass
@@ -243,6 +267,7 @@ class Result:
     backend: str
     seconds: list[float] = field(default_factory=list)
     sent: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     peak_rss_mb: float = 0.0
     baseline_mb: float = 0.0
 
@@ -255,6 +280,7 @@ class Result:
         child = run_child(Path(__file__), task, spec)
         self.seconds.append(float(child.result["seconds"]))
         self.sent.append(float(child.result.get("sent", child.result["seconds"])))
+        self.cpu.append(float(child.result["cpu"]))
         self.peak_rss_mb = max(self.peak_rss_mb, child.peak_rss_mb)
         self.baseline_mb = child.result["baseline_kib"] * 1024 / MB
         return child.result
@@ -324,6 +350,7 @@ def run_s3(args: argparse.Namespace, path: Path, work: Path) -> list[Result]:
             "bucket": bucket,
             "path": str(path),
             "concurrency": args.concurrency,
+            "checksums": args.boto3_checksums,
         }
         with lakeport_serve(
             work / "s3", s3_storage(endpoint, lake_bucket), args.database_server
@@ -363,12 +390,13 @@ def report(results: list[Result], size: int) -> None:
                 f"{size / MB / sent:.0f}",
                 f"{r.median:.2f}",
                 f"{size / MB / r.median:.0f}",
+                f"{statistics.median(r.cpu):.1f}",
                 f"{r.peak_rss_mb:.0f}",
                 f"{r.peak_rss_mb - r.baseline_mb:.0f}",
             ]
         )
-    headers = ["contender", "sent s", "sent MB/s", "stored s", "stored MB/s", "peak RSS MB"]
-    print_table([*headers, "RSS over imports MB"], rows)
+    headers = ["contender", "sent s", "sent MB/s", "stored s", "stored MB/s", "client CPU s"]
+    print_table([*headers, "peak RSS MB", "RSS over imports MB"], rows)
     by = {(r.contender, r.backend): r for r in results}
     lake, boto = by.get(("lakeport", "s3")), by.get(("boto3", "s3"))
     if lake and boto:
@@ -384,6 +412,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=1, help="runs per contender (median)")
     parser.add_argument("--backends", default="s3,local")
+    parser.add_argument(
+        "--boto3-checksums",
+        choices=["when_supported", "when_required"],
+        default="when_supported",
+        help="botocore's request_checksum_calculation for the boto3 contender. The "
+        "default sends a CRC32 per part; moto then completes with cheap per-part "
+        "checksums, while an upload created without one (lakeport's, or boto3's with "
+        "when_required) makes moto copy and CRC the whole object at completion",
+    )
     parser.add_argument(
         "--no-checksum",
         action="store_true",
@@ -405,7 +442,8 @@ def main() -> None:
     print(common.machine_summary())
     print(
         f"file: {size / MB:.0f} MB random bytes, concurrency {args.concurrency}, "
-        f"8 MiB parts, repeat {args.repeat}, checksum {not args.no_checksum}\n"
+        f"8 MiB parts, repeat {args.repeat}, lakeport SHA-256 {not args.no_checksum}, "
+        f"boto3 checksums {args.boto3_checksums}\n"
     )
     backends = args.backends.split(",")
     results: list[Result] = []

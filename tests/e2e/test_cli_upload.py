@@ -24,6 +24,7 @@ from lakeport.client import Client
 from tests.dbserver import fresh_database
 from tests.integration.test_client import Server, lakeport_server, make_csv
 from tests.processes import LAKEPORT, lakeport_env
+from tests.s3server import moto_s3_server
 
 pytestmark = pytest.mark.e2e
 
@@ -35,6 +36,19 @@ def srv(tmp_path_factory, pg_server_url) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("cli-serve")
     limits = {"LAKEPORT_UPLOADS__MAX_PRESIGNED_BYTES": str(MiB)}
     with fresh_database(pg_server_url) as db, lakeport_server(root, db, **limits) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def srv_s3(tmp_path_factory, pg_server_url) -> Iterator[Server]:
+    """The same server on S3 (moto's server over HTTP, the only stand-in)."""
+    root = tmp_path_factory.mktemp("cli-serve-s3")
+    limits = {"LAKEPORT_UPLOADS__MAX_PRESIGNED_BYTES": str(MiB)}
+    with (
+        moto_s3_server() as moto,
+        fresh_database(pg_server_url) as db,
+        lakeport_server(root, db, moto, **limits) as server,
+    ):
         yield server
 
 
@@ -91,6 +105,14 @@ def test_upload_shows_steps_and_summary_and_the_read_commands_work(srv, client, 
 
     status = lakeport(srv, tmp_path, "status", final["id"])
     assert json.loads(status.stdout)["dataset_id"] == final["dataset_id"]
+    p_id = next(d["id"] for d in client.datasets(coll) if d["name"] == "p")
+    more = make_csv(tmp_path / "more.csv", 300)  # same columns, other rows
+    append = ["upload", str(more), "--collection", coll, "--append", p_id]
+    appended = lakeport(srv, tmp_path, *append, "--schema-policy", "strict")
+    assert appended.returncode == 0, appended.stderr
+    assert f"registered dataset p ({p_id})" in appended.stderr, appended.stderr
+    shown = lakeport(srv, tmp_path, "datasets", "show", p_id)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["row_count"] == 800
     listed = lakeport(srv, tmp_path, "datasets", "list", "--collection", coll)
     assert listed.returncode == 0 and " p " in listed.stdout and " m " in listed.stdout
     quota = lakeport(srv, tmp_path, "quota", "--json")
@@ -115,33 +137,38 @@ def test_failures_exit_nonzero_with_the_server_message(srv, client, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_killed_upload_is_resumed_with_resume(srv, client, tmp_path):
-    big = make_csv(tmp_path / "big.csv", 3_200_000)  # ~100 MB: 13 parts of 8 MiB
-    coll = client.create_collection("cli-resume")["id"]
-    args = ["upload", str(big), "--collection", coll, "--dataset", "big"]
-    proc = subprocess.Popen(
-        [LAKEPORT, *args, "--concurrency", "1"],
-        env=cli_env(srv, tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        upload_id = _wait_for_session(tmp_path / "lakeport" / "uploads", proc)
-        while not client.list_parts(upload_id):
-            assert proc.poll() is None, "the upload finished before it could be killed"
-            time.sleep(0.005)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait()
-    held = client.list_parts(upload_id)
-    assert 1 <= len(held) < 13
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_a_killed_upload_is_resumed_with_resume(backend, request, tmp_path):
+    """SIGKILL (no clean-up of any kind) once storage holds a part, then ``--resume``."""
+    server: Server = request.getfixturevalue("srv" if backend == "local" else "srv_s3")
+    big = make_csv(tmp_path / "big.csv", 1_700_000)  # ~54 MB: 7 parts of 8 MiB
+    part_count = -(-big.stat().st_size // (8 * MiB))
+    with Client(server.base_url, server.token, state_dir=tmp_path / "unused") as client:
+        coll = client.create_collection("cli-resume")["id"]
+        args = ["upload", str(big), "--collection", coll, "--dataset", "big"]
+        proc = subprocess.Popen(
+            [LAKEPORT, *args, "--concurrency", "1"],
+            env=cli_env(server, tmp_path),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            upload_id = _wait_for_session(tmp_path / "lakeport" / "uploads", proc)
+            while not client.list_parts(upload_id):
+                assert proc.poll() is None, "the upload finished before it could be killed"
+                time.sleep(0.005)
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.kill()
+            proc.wait()
+        held = client.list_parts(upload_id)
+        assert 1 <= len(held) < part_count
 
-    resumed = lakeport(srv, tmp_path, *args, "--resume")
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resuming:" in resumed.stderr and "3200000 rows loaded" in resumed.stderr
-    final = client.get_upload(upload_id)
-    assert final["completion_status"] == "registered" and final["rows_loaded"] == 3_200_000
+        resumed = lakeport(server, tmp_path, *args, "--resume")
+        assert resumed.returncode == 0, resumed.stderr
+        assert "resuming:" in resumed.stderr and "1700000 rows loaded" in resumed.stderr
+        final = client.get_upload(upload_id)
+    assert final["completion_status"] == "registered" and final["rows_loaded"] == 1_700_000
     assert not list((tmp_path / "lakeport" / "uploads").glob("*.json"))
 
 

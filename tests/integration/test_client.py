@@ -33,6 +33,7 @@ from lakeport.client import (
 from lakeport.config import Settings
 from lakeport.runtime import Runtime
 from tests.dbserver import fresh_database
+from tests.expiring_s3 import expiring_front
 from tests.processes import lakeport_env, serving
 from tests.s3server import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, REGION, create_bucket, moto_s3_server
 
@@ -167,6 +168,8 @@ def test_200mb_multipart_upload_registers(client, big_csv):
     assert final["rows_loaded"] == BIG_ROWS
     assert final["size_bytes"] == big_csv.stat().st_size
     assert sent_bytes(events) == big_csv.stat().st_size
+    with big_csv.open("rb") as handle:  # declared with the session (duplicate detection)
+        assert final["sha256"] == hashlib.file_digest(handle, "sha256").hexdigest()
     assert client.dataset(final["dataset_id"])["row_count"] == BIG_ROWS
 
 
@@ -175,7 +178,8 @@ def test_killed_upload_resumes_sending_only_missing_parts(server, tmp_path):
     size = path.stat().st_size
     with connect(server, tmp_path, presigned_max_bytes=MiB) as client:
         coll = client.create_collection("resume")["id"]
-        _, stop_early = kill_after(1)
+        # one part at a time, stopped once part 2 is streaming: part 1 is stored for sure
+        _, stop_early = kill_after(5 * MiB + 1)
         with pytest.raises(Killed):
             client.upload(
                 path, coll, dataset_name="r", part_size=5 * MiB, concurrency=1, progress=stop_early
@@ -217,21 +221,37 @@ def test_resume_refuses_a_changed_file_and_a_fresh_run_aborts_the_old_session(
         assert client.quota()["org"]["reserved_bytes"] == 0
 
 
-def test_expired_part_urls_are_signed_again(tmp_path, database_url, caplog):
-    """URLs live one second; the resumed run waits three before sending, so every URL it
-    was given is expired, storage answers 403 and the client asks for fresh ones.
-
-    Local store only: moto's S3 server does not enforce presigned-URL expiry.
-    """
-    path = make_csv(tmp_path / "expiry.csv", 700_000)
+@contextmanager
+def expiry_server(backend: str, root: Path, database_url: str, request) -> Iterator[Server]:
+    """A server whose URLs live one second. On S3 its URLs point at a front that enforces
+    expiry as S3 does (moto alone accepts any age; see ``tests/expiring_s3.py``)."""
     expiry = {"LAKEPORT_UPLOADS__URL_EXPIRY_SECONDS": "1"}
+    if backend == "local":
+        with lakeport_server(root, database_url, **expiry) as srv:
+            yield srv
+        return
+    moto = request.getfixturevalue("moto_endpoint")
+    with expiring_front(moto) as front:
+        public = {"LAKEPORT_STORAGE__PUBLIC_ENDPOINT_URL": front.url}
+        with lakeport_server(root, database_url, moto, **expiry, **public) as srv:
+            yield srv
+        assert front.expired > 0  # storage really refused an expired URL
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_expired_part_urls_are_signed_again(backend, request, tmp_path, database_url, caplog):
+    """URLs live one second; the resumed run waits three before sending, so every URL it
+    was given is expired, storage answers 403 and the client asks for fresh ones."""
+    path = make_csv(tmp_path / "expiry.csv", 700_000)
     with (
-        lakeport_server(tmp_path / "srv", database_url, **expiry) as srv,
+        expiry_server(backend, tmp_path / "srv", database_url, request) as srv,
         connect(srv, tmp_path, presigned_max_bytes=MiB) as client,
     ):
         coll = client.create_collection("expiry")["id"]
+        # one part at a time, stopped once part 2 is streaming: part 1 is stored for sure
+        stop = kill_after(5 * MiB + 1)[1]
         with pytest.raises(Killed):
-            client.upload(path, coll, part_size=5 * MiB, concurrency=1, progress=kill_after(1)[1])
+            client.upload(path, coll, part_size=5 * MiB, concurrency=1, progress=stop)
 
         def slow_start(event: TransferProgress) -> None:
             if event.resumed:

@@ -29,12 +29,16 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def get_session(rt: RuntimeDep) -> Iterator[Session]:
-    """One session per request, committed when the handler succeeds."""
+    """One session per request, committed when the handler succeeds.
+
+    ``scope="function"`` commits before the response is sent: a client acting on a 201
+    at once must find what it created (the default scope commits after sending).
+    """
     with rt.sessions.begin() as session:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_principal(
