@@ -19,6 +19,7 @@ from lakeport.db.models import Dataset, Upload, utcnow
 from lakeport.errors import LakeportError
 from lakeport.pipeline.runner import after_terminal, fail_upload
 from lakeport.runtime import Runtime
+from lakeport.sources.progress import advance_run
 from lakeport.tables.commit import commit_group, load_table, table_stats
 
 
@@ -56,8 +57,9 @@ def _commit_batch(rt: Runtime, dataset_id: str) -> int:
             commit_group(table, {u.id: _files(u) for u in waiting})
             dataset.row_count, dataset.size_bytes = table_stats(table)
             dataset.updated_at = utcnow()
-            for upload in waiting:
-                _registered(rt, session, upload, dataset_id)
+            runs = {_registered(rt, session, upload, dataset_id) for upload in waiting}
+            for run_id in sorted(r for r in runs if r is not None):
+                advance_run(session, run_id)
             return len(waiting)
     for upload_id in orphans:  # the dataset was deleted while they waited
         fail_upload(
@@ -76,11 +78,11 @@ def _files(upload: Upload) -> tuple[list[str], list[str]]:
     )
 
 
-def _registered(rt: Runtime, session: Session, upload: Upload, dataset_id: str) -> None:
+def _registered(rt: Runtime, session: Session, upload: Upload, dataset_id: str) -> str | None:
     upload.commit_group = None
     upload.dataset_id = dataset_id
     upload.rows_loaded = sum(int(f["rows"]) for f in upload.plan.get("staged", []))
     upload.status = "registered"
     upload.expires_at = utcnow() + timedelta(days=rt.settings.uploads.keep_registered_days)
     repo.log_step(upload, "register", "end", "registered")
-    after_terminal(session, upload)
+    return after_terminal(session, upload, advance_run=False)

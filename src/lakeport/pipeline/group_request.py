@@ -61,11 +61,14 @@ def queue_group_commit(rt: Runtime, upload_id: str) -> None:
 
 
 def _waiting(session: Session, dataset_id: str) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(Upload)
-        .where(Upload.commit_group == dataset_id, Upload.completion_status == "registering")
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Upload)
+            .where(Upload.commit_group == dataset_id, Upload.completion_status == "registering")
+        )
+        or 0
+    )
 
 
 def _enqueue_once(session: Session, collection_id: str, dataset_id: str, delay: float) -> None:

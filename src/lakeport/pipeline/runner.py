@@ -124,10 +124,12 @@ def _finish_step(rt: Runtime, upload_id: str, step: str, apply: Apply) -> str:
         return end
 
 
-def after_terminal(session: Session, upload: Upload) -> None:
-    """Whatever waits on an upload's outcome hears it in the same transaction."""
+def after_terminal(session: Session, upload: Upload, advance_run: bool = True) -> str | None:
+    """Whatever waits on an upload's outcome hears it in the same transaction; returns
+    the source run it belongs to, if any (``advance_run=False``: the caller moves it)."""
     if upload.kind == "source":
-        file_finished(session, upload)
+        return file_finished(session, upload, advance_run)
+    return None
 
 
 def _end_state(upload: Upload, step: str) -> str:

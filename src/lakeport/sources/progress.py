@@ -88,12 +88,17 @@ def _finish(run: SourceRun, live: dict[str, int]) -> None:
     run.finished_at = utcnow()
 
 
-def file_finished(session: Session, upload: Upload) -> None:
-    """Record a source file's outcome from its upload, then move its run forward."""
+def file_finished(session: Session, upload: Upload, advance: bool = True) -> str | None:
+    """Record a source file's outcome from its upload, then move its run forward.
+
+    Returns the run's ID. ``advance=False`` leaves moving the run to the caller: a group
+    commit finishing hundreds of files advances each run once, not once per file (each
+    advance counts the run's files).
+    """
     file_id = upload.plan.get("source_file_id")
     file = session.scalar(select(SourceFile).where(SourceFile.id == file_id).with_for_update())
     if file is None or file.upload_id != upload.id:
-        return  # the source was deleted, or a newer attempt superseded this one
+        return None  # the source was deleted, or a newer attempt superseded this one
     file.duration_ms = int((utcnow() - upload.created_at).total_seconds() * 1000)
     file.bytes_read = upload.size_bytes
     if upload.completion_status in ("registered", "validated"):
@@ -108,5 +113,6 @@ def file_finished(session: Session, upload: Upload) -> None:
             "code": reason.get("code", "internal_error"),
             "message": reason.get("message", ""),
         }
-    if file.run_id:
+    if file.run_id and advance:
         advance_run(session, file.run_id)
+    return file.run_id
