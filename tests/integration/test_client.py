@@ -35,7 +35,7 @@ from lakeport.runtime import Runtime
 from tests.dbserver import fresh_database
 from tests.expiring_s3 import expiring_front
 from tests.processes import lakeport_env, serving
-from tests.s3server import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, REGION, create_bucket, moto_s3_server
+from tests.s3server import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, REGION, create_bucket
 
 pytestmark = pytest.mark.e2e
 
@@ -81,12 +81,6 @@ def lakeport_server(
     with serving(env, log=root / "serve.log") as base:
         token = (data_dir / "admin-token").read_text().strip()
         yield Server(base, token, data_dir, database_url, "s3" if moto else "local")
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    with moto_s3_server() as url:
-        yield url
 
 
 @pytest.fixture(scope="module", params=["local", "s3"])

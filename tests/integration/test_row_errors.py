@@ -5,7 +5,6 @@ Iceberg tables."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,9 @@ from lakeport.pipeline.runner import run_upload
 from lakeport.storage.s3 import S3Store
 from lakeport.uploads.retention import run_retention
 from tests.integration.pipeline_helpers import collection, drain_jobs, rows_of, upload
-from tests.s3server import create_bucket, moto_s3_server, s3_settings
+from tests.s3server import create_bucket, s3_settings
 
+# fmt: off
 RAGGED_CSV = (
     b"id,name,score\n"
     b"1,ann,1.5\n"
@@ -33,6 +33,7 @@ RAGGED_CSV = (
     b"oops\n"
     b"5,eve,5.5\n"
 )
+# fmt: on
 BROKEN_NDJSON = (
     b'{"id": 1, "tag": "a"}\n'
     b'{"id": 2, "tag": \n'
@@ -298,12 +299,6 @@ def runtime_org(runtime: Any, upload_id: str) -> str:
         found = session.get(Upload, upload_id)
         assert found is not None
         return str(found.org_id)
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    with moto_s3_server() as url:
-        yield url
 
 
 def test_the_rejects_list_streams_through_s3_too(moto_endpoint, tmp_path):

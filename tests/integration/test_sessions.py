@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -17,29 +16,15 @@ from lakeport import accounts
 from lakeport.config import Settings
 from lakeport.db.models import Upload
 from lakeport.pipeline.runner import run_upload
+from tests.integration.conftest import backend_settings
 from tests.integration.pipeline_helpers import collection, rows_of
-from tests.s3server import create_bucket, moto_s3_server, s3_settings
 
 MiB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    with moto_s3_server() as url:
-        yield url
-
-
 @pytest.fixture(params=["local", "s3"])
 def settings(request, tmp_path, database_url) -> Settings:
-    values: dict = {
-        "data_dir": tmp_path / "data",
-        "database_url": database_url,
-        "bootstrap_token": "lp_test_admin_token",
-    }
-    if request.param == "s3":
-        endpoint = request.getfixturevalue("moto_endpoint")
-        values["storage"] = s3_settings(endpoint, create_bucket(endpoint))
-    return Settings(**values)
+    return backend_settings(request, tmp_path, database_url)
 
 
 def _put(api, url: str, data: bytes, headers: dict | None = None) -> httpx.Response:

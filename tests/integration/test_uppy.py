@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -21,8 +20,8 @@ from lakeport import accounts
 from lakeport.config import Settings
 from lakeport.db.models import Upload
 from lakeport.pipeline.runner import run_upload
+from tests.integration.conftest import backend_settings
 from tests.integration.pipeline_helpers import collection, rows_of
-from tests.s3server import create_bucket, moto_s3_server, s3_settings
 
 MiB = 1024 * 1024
 #: Uppy's chunk size for files under 50 GB: max(ceil(size / 10000), 5 MiB).
@@ -30,23 +29,9 @@ CHUNK = 5 * MiB
 EXPIRY = 15 * 60  # UploadSettings.url_expiry_seconds default
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    with moto_s3_server() as url:
-        yield url
-
-
 @pytest.fixture(params=["local", "s3"])
 def settings(request, tmp_path, database_url) -> Settings:
-    values: dict = {
-        "data_dir": tmp_path / "data",
-        "database_url": database_url,
-        "bootstrap_token": "lp_test_admin_token",
-    }
-    if request.param == "s3":
-        endpoint = request.getfixturevalue("moto_endpoint")
-        values["storage"] = s3_settings(endpoint, create_bucket(endpoint))
-    return Settings(**values)
+    return backend_settings(request, tmp_path, database_url)
 
 
 local_only = pytest.mark.parametrize("settings", ["local"], indirect=True)
