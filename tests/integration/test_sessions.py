@@ -16,6 +16,7 @@ from lakeport import accounts
 from lakeport.config import Settings
 from lakeport.db.models import Upload
 from lakeport.pipeline.runner import run_upload
+from lakeport.uploads.direct import landing_key
 from tests.integration.conftest import backend_settings
 from tests.integration.pipeline_helpers import collection, rows_of
 
@@ -153,6 +154,37 @@ def test_multipart_wrong_etag_fails_naming_the_part(api, runtime):
     assert final["failure_reason"]["code"] == "invalid_parts"
     assert "part 1" in final["failure_reason"]["message"]
     assert api.get("/v1/me/quota").json()["org"]["reserved_bytes"] == 0
+
+
+def test_multipart_with_a_wrong_sha256_fails_and_the_object_is_deleted(api, runtime):
+    """The declared whole-file SHA-256 is checked against the combined object."""
+    coll = collection(api)
+    data = _csv(500_000)
+    assert len(data) > 5 * MiB
+    declared = hashlib.sha256(data + b"x").hexdigest()
+    session = api.post(
+        f"/v1/collections/{coll}/uploads/multipart",
+        json={
+            "filename": "c.csv",
+            "size_bytes": len(data),
+            "part_size": 5 * MiB,
+            "sha256": declared,
+        },
+    ).json()
+    parts = []
+    for part, start in zip(session["parts"], range(0, len(data), 5 * MiB), strict=True):
+        chunk = data[start : start + 5 * MiB]
+        assert _put(api, part["url"], chunk).status_code == 200
+        parts.append({"part_number": part["part_number"], "etag": hashlib.md5(chunk).hexdigest()})
+    api.post(f"/v1/uploads/{session['upload_id']}/complete", json={"parts": parts})
+    run_upload(runtime, session["upload_id"])
+    final = api.get(f"/v1/uploads/{session['upload_id']}").json()
+    assert final["completion_status"] == "failed"
+    assert final["failure_reason"]["code"] == "upload_mismatch"
+    assert final["failure_reason"]["details"]["stored_sha256"] == hashlib.sha256(data).hexdigest()
+    org = api.get("/v1/me").json()["org"]["id"]
+    assert runtime.store.stat(landing_key(org, session["upload_id"])) is None
+    assert api.get("/v1/me/quota").json()["org"]["used_bytes"] == 0
 
 
 def test_abort_is_idempotent_and_releases_everything(api, runtime):

@@ -32,6 +32,7 @@ from lakeport.pipeline.targets import Target, resolve_target
 from lakeport.runtime import Runtime
 from lakeport.storage import BlobInfo
 from lakeport.storage.capabilities import SupportsMultipart
+from lakeport.storage.digest import stored_sha256
 from lakeport.tables.commit import load_table
 from lakeport.tables.staging import StagedFile, write_staged
 
@@ -48,6 +49,8 @@ def combine(rt: Runtime, up: StepInput) -> Apply:
     if info is None:
         raise LakeportError("upload_not_found", "the uploaded object is missing from storage")
     size = info.size_bytes
+    if up.kind == "multipart" and up.sha256:
+        _check_sha256(rt, up)
 
     def apply(session: Session, upload: Upload) -> None:
         upload.size_bytes = size
@@ -56,6 +59,18 @@ def combine(rt: Runtime, up: StepInput) -> Apply:
             upload.reserved_bytes, upload.charged_bytes = 0, size
 
     return apply
+
+
+def _check_sha256(rt: Runtime, up: StepInput) -> None:
+    """A multipart client declares the whole file's SHA-256 (parts carry only MD5
+    ETags): the combined object must have it, or the upload fails and is deleted."""
+    stored = stored_sha256(rt.store, up.object_key)
+    if stored != up.sha256:
+        raise LakeportError(
+            "upload_mismatch",
+            "the combined object's SHA-256 differs from the declared one",
+            {"declared_sha256": up.sha256, "stored_sha256": stored},
+        )
 
 
 def _complete_multipart(rt: Runtime, up: StepInput) -> BlobInfo:

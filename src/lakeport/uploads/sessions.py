@@ -8,7 +8,6 @@ session that is never completed expires (see :mod:`lakeport.uploads.retention`).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,6 +33,7 @@ from lakeport.storage.capabilities import (
     SupportsMultipart,
     SupportsPresign,
 )
+from lakeport.storage.digest import stored_sha256
 from lakeport.uploads.direct import landing_key
 from lakeport.uploads.options import UploadOptions
 
@@ -234,13 +234,8 @@ def confirm_presigned(rt: Runtime, principal: Principal, upload_id: str) -> Uplo
 def _mismatch(rt: Runtime, upload: Upload, stored: int) -> str | None:
     if stored != upload.size_bytes:
         return f"the stored object has {stored} bytes, {upload.size_bytes} were declared"
-    if upload.sha256:
-        digest = hashlib.sha256()
-        with rt.store.open_read(upload.object_key) as handle:
-            while chunk := handle.read(1024 * 1024):
-                digest.update(chunk)
-        if digest.hexdigest() != upload.sha256:
-            return "the stored object's SHA-256 differs from the declared one"
+    if upload.sha256 and stored_sha256(rt.store, upload.object_key) != upload.sha256:
+        return "the stored object's SHA-256 differs from the declared one"
     return None
 
 
