@@ -58,6 +58,10 @@ class WorkerSettings(BaseModel):
     max_attempts: int = 3
     #: Seconds a stopping worker waits for in-flight jobs before handing them back.
     shutdown_grace_seconds: float = 60.0
+    #: Seconds between a worker's polls for due jobs. New jobs wake workers at once
+    #: (LISTEN/NOTIFY); this only bounds how late a job scheduled ahead (a group commit
+    #: waiting out its window, a retry's backoff) starts.
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)
     #: Text of a CSV typed before converting; later values are checked as they are
     #: converted, and a file whose types change is typed in full and converted again.
     #: 0 types every file in full first (two reads of every file).

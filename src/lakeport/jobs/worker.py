@@ -44,6 +44,7 @@ async def run_workers(runtime: Runtime, concurrency: int) -> None:
                 concurrency=concurrency,
                 install_signal_handlers=False,
                 additional_context={"runtime": runtime},
+                fetch_job_polling_interval=settings.poll_seconds,
                 update_heartbeat_interval=max(1.0, settings.stalled_after_seconds / 4),
                 stalled_worker_timeout=settings.stalled_after_seconds,
                 shutdown_graceful_timeout=settings.shutdown_grace_seconds,
