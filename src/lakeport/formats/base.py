@@ -72,6 +72,11 @@ def target_schema(names: list[str], types: list[pa.DataType]) -> pa.Schema:
     return pa.schema([pa.field(n, t, nullable=True) for n, t in zip(names, types, strict=True)])
 
 
+#: Characters of a bad row kept as a reject's value: enough to find the row, while a
+#: runaway row (an unclosed quote, a minified document) cannot bloat the rejects list.
+REJECT_VALUE_CHARS = 1000
+
+
 @dataclass(frozen=True)
 class Reject:
     """One row left out under ``on_error="skip_row"``: where it is, and why.

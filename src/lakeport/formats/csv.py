@@ -24,7 +24,7 @@ Ragged rows under ``on_error="skip_row"``: :mod:`.csv_rejects`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -160,8 +160,8 @@ def _type_pass(plan: CsvPlan, limit_bytes: int | None = None) -> _Typed:
     Under ``skip_row`` ragged rows are skipped here too (only counted), so they never
     narrow a column's type: the schema is the good rows' schema.
     """
-    typers = [ColumnTyper() for _ in range(plan.width)]
-    seen = [False] * plan.width
+    typers = {j: ColumnTyper() for j in range(plan.width)}
+    seen: set[int] = set()
     rows = typed_bytes = 0
     last: pa.RecordBatch | None = None
     skipped = SkippedRows(keep=False) if plan.skip_ragged else None
@@ -170,19 +170,33 @@ def _type_pass(plan: CsvPlan, limit_bytes: int | None = None) -> _Typed:
     for batch in batches:
         rows += batch.num_rows
         last = batch if batch.num_rows else last
-        for j, column in enumerate(batch.columns):
-            if column.null_count < len(column):
-                seen[j] = True
-                typers[j].observe(column)
+        _narrow(typers, seen, batch)
         typed_bytes += batch.nbytes
         if limit_bytes is not None and typed_bytes >= limit_bytes:
             complete = next(batches, None) is None
+            batches.close()
             break
-    if complete and last is not None:
-        csv_errors.check_final_quote(plan, last.column(plan.width - 1)[-1].as_py())
-    kinds = [typer.result(seen[j]) for j, typer in enumerate(typers)]
+    if complete:
+        _check_final_quote(plan, last)
+    kinds = [typers[j].result(j in seen) for j in range(plan.width)]
     rejected = skipped.count if skipped is not None else 0
-    return _Typed(rows, kinds, rejected, seen, complete)
+    return _Typed(rows, kinds, rejected, [j in seen for j in range(plan.width)], complete)
+
+
+def _narrow(typers: dict[int, ColumnTyper], seen: set[int], batch: pa.RecordBatch) -> None:
+    """Narrow each given column's candidates with one batch; note the columns that held
+    a value (a column never seen is a string, whatever its candidates)."""
+    for j, typer in typers.items():
+        column = batch.column(j)
+        if column.null_count < len(column):
+            seen.add(j)
+            typer.observe(column)
+
+
+def _check_final_quote(plan: CsvPlan, last: pa.RecordBatch | None) -> None:
+    """A quote left open swallows the file's end into the last field: fail it."""
+    if last is not None:
+        csv_errors.check_final_quote(plan, last.column(plan.width - 1)[-1].as_py())
 
 
 def _plan(
@@ -245,23 +259,20 @@ def _checked_batches(plan: CsvPlan, inspection: Inspection) -> Iterator[pa.Recor
     last: pa.RecordBatch | None = None
     for batch in string_batches(plan):
         last = batch if batch.num_rows else last
-        for j, typer in unseen.items():
-            column = batch.column(j)
-            if column.null_count < len(column):
-                seen.add(j)
-                typer.observe(column)
+        _narrow(unseen, seen, batch)
         try:
             arrays = [checked_convert(batch.column(j), kind) for j, kind in enumerate(kinds)]
         except Misfit as exc:
             raise TypesChanged(str(exc)) from exc
         yield pa.RecordBatch.from_arrays(arrays, schema=schema)
-    if last is not None:
-        csv_errors.check_final_quote(plan, last.column(plan.width - 1)[-1].as_py())
+    _check_final_quote(plan, last)
     if any(typer.result(j in seen) != kinds[j] for j, typer in unseen.items()):
         raise TypesChanged("a column empty in the sample holds typed values")
 
 
-def string_batches(plan: CsvPlan, skipped: SkippedRows | None = None) -> Iterator[pa.RecordBatch]:
+def string_batches(
+    plan: CsvPlan, skipped: SkippedRows | None = None
+) -> Generator[pa.RecordBatch, None, None]:
     """Every data row as text columns ``c0..cN`` (nulls for null tokens); ragged rows
     go to ``skipped`` when given, else fail the read."""
     try:

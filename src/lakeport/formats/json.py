@@ -28,6 +28,7 @@ from lakeport.domain.schema import safe_column_names
 from lakeport.errors import LakeportError
 from lakeport.formats.base import (
     BATCH_ROWS,
+    REJECT_VALUE_CHARS,
     Inspection,
     ReadOptions,
     Reject,
@@ -39,7 +40,7 @@ from lakeport.formats.base import (
 )
 from lakeport.formats.detect import Detected, text_encoding
 from lakeport.formats.encoding import TextEncoding, encoding_error, first_invalid_utf8
-from lakeport.formats.json_stream import REJECT_VALUE_CHARS, Item, iter_items
+from lakeport.formats.json_stream import Item, iter_items
 from lakeport.formats.json_types import Node, convert, freeze
 
 #: Flush a batch after this much JSON text, whatever the row count.

@@ -29,14 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lakeport.formats.base import Reject, RejectHandler, RowError, deliver
+from lakeport.formats.base import REJECT_VALUE_CHARS, Reject, RejectHandler, RowError, deliver
 from lakeport.formats.detect import iter_chunks
 from lakeport.formats.encoding import TextEncoding, encoding_error
 
 CHUNK_BYTES = 1 << 20
 MAX_RECORD_CHARS = 64 << 20
-#: Characters of a bad line kept as a reject's value.
-REJECT_VALUE_CHARS = 1000
 _WS = " \t\r\n"
 _LINE_BREAK = re.compile(r"\r|\n")
 _DECODER = json.JSONDecoder()

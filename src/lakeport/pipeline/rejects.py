@@ -16,12 +16,11 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from lakeport.formats import Reject
+from lakeport.formats.base import REJECT_VALUE_CHARS, Reject
 from lakeport.storage import BlobNotFound, BlobStore, BlobWriter
 
-#: A reject's value is cut to this many characters: it is there to find the row, and a
-#: runaway row (an unclosed quote, a minified document) must not bloat the list.
-MAX_VALUE_CHARS = 1000
+#: A reject's value is cut to this many characters (whichever reader made it).
+MAX_VALUE_CHARS = REJECT_VALUE_CHARS
 
 
 def rejects_key(org_id: str, upload_id: str) -> str:

@@ -100,8 +100,8 @@ def infer(rt: Runtime, up: StepInput) -> Apply:
             raise not_found("collection")
         target, existing = resolve_target(session, upload, org, coll, rt.settings.warehouse())
         upload.schema_preview = preview
-        repo.set_plan(upload, retype_pending=False)
         plan: dict[str, Any] = {
+            "retype_pending": False,
             "inspection": inspection_state.dump(found),
             "target": target.as_plan(),
             "fields": fields,
