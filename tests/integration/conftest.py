@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lakeport.config import Settings
+from lakeport.config import Settings, StorageSettings
 from tests.s3server import create_bucket, moto_s3_server, s3_settings
 
 
@@ -31,3 +31,22 @@ def backend_settings(request: Any, tmp_path: Path, database_url: str) -> Setting
         endpoint = request.getfixturevalue("moto_endpoint")
         values["storage"] = s3_settings(endpoint, create_bucket(endpoint))
     return Settings(**values)
+
+
+@pytest.fixture
+def drop(tmp_path: Path) -> Path:
+    """An empty local directory for a source's ``drop`` connection (a module may
+    override it with one filled up front)."""
+    path = tmp_path / "drop"
+    path.mkdir()
+    return path
+
+
+def drop_settings(tmp_path: Path, database_url: str, drop: Path) -> Settings:
+    """Settings with a local storage connection named ``drop`` rooted at ``drop``."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        bootstrap_token="lp_test_admin_token",
+        connections={"drop": StorageSettings(backend="local", root=drop)},
+    )

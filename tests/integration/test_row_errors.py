@@ -6,20 +6,20 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import update
 
 from lakeport import accounts
-from lakeport.config import Settings, StorageSettings
+from lakeport.config import Settings
 from lakeport.db.models import Upload, utcnow
 from lakeport.formats import Reject
 from lakeport.pipeline.rejects import RejectSink, read_rejects, rejects_key
 from lakeport.pipeline.runner import run_upload
 from lakeport.storage.s3 import S3Store
 from lakeport.uploads.retention import run_retention
+from tests.integration.conftest import drop_settings
 from tests.integration.pipeline_helpers import collection, drain_jobs, rows_of, upload
 from tests.s3server import create_bucket, s3_settings
 
@@ -45,20 +45,8 @@ BROKEN_NDJSON = (
 
 
 @pytest.fixture
-def drop(tmp_path: Path) -> Path:
-    path = tmp_path / "drop"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str, drop: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        bootstrap_token="lp_test_admin_token",
-        connections={"drop": StorageSettings(backend="local", root=drop)},
-    )
+def settings(tmp_path, database_url, drop) -> Settings:
+    return drop_settings(tmp_path, database_url, drop)
 
 
 def _rejects(api: Any, upload_id: str, **params: int) -> dict[str, Any]:

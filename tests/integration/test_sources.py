@@ -9,25 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from lakeport.config import Settings, StorageSettings
+from lakeport.config import Settings
+from tests.integration.conftest import drop_settings
 from tests.integration.pipeline_helpers import collection, drain_jobs, rows_of
 
 
 @pytest.fixture
-def drop(tmp_path: Path) -> Path:
-    path = tmp_path / "drop"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def settings(tmp_path, database_url, drop) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        bootstrap_token="lp_test_admin_token",
-        connections={"drop": StorageSettings(backend="local", root=drop)},
-    )
+    return drop_settings(tmp_path, database_url, drop)
 
 
 def _write(drop: Path, rel: str, rows: range, extra: str = "") -> None:

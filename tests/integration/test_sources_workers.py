@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lakeport.config import Settings, StorageSettings
+from lakeport.config import Settings
+from tests.integration.conftest import drop_settings
 from tests.integration.pipeline_helpers import collection
 from tests.processes import LAKEPORT, lakeport_env, stop
 from tests.readback import iceberg_table, read_with_pyiceberg
@@ -37,12 +38,7 @@ def drop(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path, database_url, drop) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        bootstrap_token="lp_test_admin_token",
-        connections={"drop": StorageSettings(backend="local", root=drop)},
-    )
+    return drop_settings(tmp_path, database_url, drop)
 
 
 def _workers(env: dict[str, str], n: int) -> list[subprocess.Popen[bytes]]:
