@@ -16,6 +16,7 @@ behaviour is reviewed here rather than silently accepted.
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,18 @@ def _table(text: str) -> dict[str, tuple[str, str]]:
     return rows
 
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+def _corpus() -> Path:
+    """``$LAKEPORT_CORPUS``, else ``../shared/corpus`` beside the checkout, else the
+    workplace's ``/work/shared/corpus`` (a clone elsewhere still walks the corpus)."""
+    candidates = [
+        Path(os.environ.get("LAKEPORT_CORPUS", "")),
+        Path(__file__).resolve().parents[3] / "shared" / "corpus",
+        Path("/work/shared/corpus"),
+    ]
+    return next((p for p in candidates if str(p) != "." and p.is_dir()), candidates[1])
+
+
+CORPUS = _corpus()
 SKIP_NAMES = {"README.md", "MANIFEST.json"}
 
 #: path | error code | why that is the right outcome (one reviewed line per file)
