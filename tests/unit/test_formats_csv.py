@@ -343,7 +343,7 @@ def test_skip_row_leaves_ragged_rows_out_with_line_column_value_and_reason(tmp_p
 def test_skip_row_lines_stay_right_across_blocks_and_with_a_preamble(tmp_path):
     lines = ["# exported by a tool", "a,b"]
     bad: list[int] = []
-    for i in range(400_000):  # several 4 MB blocks
+    for i in range(400_000):  # several blocks
         if i % 50_000 == 7:
             lines.append(f"{i}")
             bad.append(len(lines))

@@ -11,7 +11,7 @@ import pytest
 from lakeport.formats import Inspection, TypesChanged, inspect, read_batches
 from lakeport.formats.csv import BLOCK_BYTES
 
-SAMPLE = 1 << 20  # far less than the file: several 4 MiB blocks follow the sample
+SAMPLE = 1 << 20  # far less than the file: several blocks follow the sample
 ROWS = 3 * BLOCK_BYTES // 30  # ~13 MB of text: the first block is about a third
 
 

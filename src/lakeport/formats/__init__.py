@@ -20,7 +20,7 @@ One module per format; this one only dispatches.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -51,6 +51,7 @@ __all__ = [
     "iceberg_type_name",
     "inspect",
     "read_batches",
+    "read_stages",
     "skips_rows",
 ]
 
@@ -107,23 +108,42 @@ def read_batches(
     reproduces the first. Under ``skip_row`` bad rows go to ``on_reject``; without a
     handler they fail the read as under ``abort``, so a row is never dropped unreported.
     """
+    raw, finish = read_stages(path, inspection, options, on_reject)
+    return map(finish, raw)
+
+
+def read_stages(
+    path: Path,
+    inspection: Inspection,
+    options: ReadOptions = ReadOptions(),  # noqa: B008
+    on_reject: RejectHandler | None = None,
+) -> tuple[Iterator[pa.RecordBatch], Callable[[pa.RecordBatch], pa.RecordBatch]]:
+    """:func:`read_batches` in two halves: raw batches in file order, and a function
+    that turns one raw batch into a batch of ``inspection.schema`` independently of the
+    others, so callers may run it on several threads. Only delimited text has a second
+    half worth the name (text to typed columns); other formats return the identity.
+    """
     path = Path(path)
     fmt = inspection.format
     handler = on_reject if skips_rows(inspection) else None
     if fmt == "parquet":
         from lakeport.formats.parquet import read_parquet_batches
 
-        return read_parquet_batches(path, inspection)
+        return read_parquet_batches(path, inspection), _as_is
     if fmt in ("csv", "tsv"):
-        from lakeport.formats.csv import read_csv_batches
+        from lakeport.formats.csv import csv_stages
 
-        return read_csv_batches(path, inspection, handler)
+        return csv_stages(path, inspection, handler)
     if fmt == "json":
         from lakeport.formats.json import read_json_batches
 
-        return read_json_batches(path, inspection, handler)
+        return read_json_batches(path, inspection, handler), _as_is
     if fmt == "xlsx":
         from lakeport.formats.excel import read_excel_batches
 
-        return read_excel_batches(path, inspection, options)
+        return read_excel_batches(path, inspection, options), _as_is
     raise LakeportError("unsupported_format", f"format {fmt!r} is not supported")
+
+
+def _as_is(batch: pa.RecordBatch) -> pa.RecordBatch:
+    return batch

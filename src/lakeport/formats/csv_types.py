@@ -122,13 +122,32 @@ def _is_double(array: pa.Array) -> bool:
 
 def _loses_precision(array: pa.Array) -> bool:
     """Whether a value has more significant digits than a double keeps (17): such a
-    column stays text rather than silently rounding (``82544000000000707.52``)."""
-    long_values = array.filter(pc.greater(pc.utf8_length(array), MAX_DOUBLE_DIGITS))
+    column stays text rather than silently rounding (``82544000000000707.52``).
+
+    Significant digits are the mantissa's digits without leading and trailing zeros.
+    Without an exponent that is the value with signs, zeros and points trimmed from
+    both ends, less one for an inner point: byte-wise finds and trims, several times
+    cheaper than the regular expression that values with an exponent still go through.
+    Lengths are in bytes: a double's text is ASCII, and a non-ASCII value fails the
+    double cast whatever this says.
+    """
+    long_values = array.filter(pc.greater(pc.binary_length(array), MAX_DOUBLE_DIGITS))
     if len(long_values) == 0:
         return False
-    mantissa = pc.replace_substring_regex(long_values, r"[eE].*$|[^0-9]", "")
-    digits = pc.utf8_length(pc.utf8_trim(mantissa, "0"))
+    exponent = pc.or_(_contains(long_values, "e"), _contains(long_values, "E"))
+    if _any(exponent):
+        mantissa = pc.replace_substring_regex(long_values.filter(exponent), r"[eE].*$|[^0-9]", "")
+        if _any(pc.greater(pc.binary_length(pc.ascii_trim(mantissa, "0")), MAX_DOUBLE_DIGITS)):
+            return True
+        long_values = long_values.filter(pc.invert(exponent))
+    inner = pc.ascii_trim(long_values, "+-0.")
+    points = pc.cast(_contains(inner, "."), pa.int32())
+    digits = pc.subtract(pc.binary_length(inner), points)
     return _any(pc.greater(digits, MAX_DOUBLE_DIGITS))
+
+
+def _contains(array: pa.Array, literal: str) -> pa.Array:
+    return pc.greater_equal(pc.find_substring(array, literal), 0)
 
 
 CHECKS: dict[str, Checker] = {

@@ -20,7 +20,7 @@ from lakeport.db import uploads as repo
 from lakeport.db.models import Collection, Dataset, Org, Upload
 from lakeport.domain.schema import fingerprint
 from lakeport.errors import LakeportError, not_found
-from lakeport.formats import Inspection, TypesChanged, inspect, read_batches, skips_rows
+from lakeport.formats import Inspection, TypesChanged, inspect, read_stages, skips_rows
 from lakeport.pipeline import inspection_state
 from lakeport.pipeline.adopt import adopt, adoptable
 from lakeport.pipeline.append import conform, decide_append, write_schema
@@ -233,9 +233,11 @@ def _write_rows(
     files and how many rows were rejected."""
     io = load_file_io(rt.catalog.properties, location)
     sink = RejectSink(rt.store, rejects_key(up.org_id, up.id)) if skips_rows(found) else None
-    rows = read_batches(path, found, read_options(up.options), sink)
+    raw, finish = read_stages(path, found, read_options(up.options), sink)
     try:
-        staged = write_staged(io, location, up.id, schema, (conform(b, schema) for b in rows))
+        staged = write_staged(
+            io, location, up.id, schema, raw, finish=lambda b: conform(finish(b), schema)
+        )
     except BaseException:
         if sink is not None:
             sink.abort()
