@@ -795,8 +795,11 @@ def run_backend(
         if args.files:
             big, small = ensure_csv_drop(args.files), ensure_csv_drop(args.baseline_files)
             s3_small = place(small, "csv-small")
-            runs.append(run_contender(backend, "naive", small, args, s3_small))
+            if not args.skip_naive:
+                runs.append(run_contender(backend, "naive", small, args, s3_small))
             runs.append(run_contender(backend, "lakeport", small, args, s3_small))
+            if args.profile:
+                profile_run(backend, small, args, work, s3_small)
             s3_big = place(big, "csv-big") if big.files != small.files else s3_small
             if big.files != small.files:
                 runs.append(run_contender(backend, "lakeport", big, args, s3_big))
@@ -821,7 +824,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="one more lakeport run (local, --baseline-files) with the workers under cProfile",
+        help="one more lakeport run per backend (--baseline-files) with the workers under cProfile",
+    )
+    parser.add_argument(
+        "--skip-naive", action="store_true", help="leave out the naive baseline (for profiling)"
     )
     args = parser.parse_args()
     args.discover_counts = [int(n) for n in args.discover.split(",") if n.strip()]
@@ -845,8 +851,6 @@ def main() -> None:
             more_runs, more_found = run_backend(backend, backend_args, work)
             runs += more_runs
             found += more_found
-        if args.profile:
-            profile_run(args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\n{load_text()} at end")
@@ -854,14 +858,16 @@ def main() -> None:
     report_discovery(found)
 
 
-def profile_run(args: argparse.Namespace, work: Path) -> None:
-    """One lakeport run on the local baseline set with both workers under cProfile."""
+def profile_run(
+    backend: str, drop: Drop, args: argparse.Namespace, work: Path, s3: tuple[str, str] | None
+) -> None:
+    """One more lakeport run on the baseline set with both workers under cProfile."""
     import pstats
 
-    print("\n== profile (local) ==", flush=True)
-    prof_dir = work / "profile"
+    print(f"\n== profile ({backend}) ==", flush=True)
+    prof_dir = work / f"profile-{backend}"
     prof_dir.mkdir()
-    run_contender("local", "lakeport", ensure_csv_drop(args.baseline_files), args, None, prof_dir)
+    run_contender(backend, "lakeport", drop, args, s3, prof_dir)
     dumps = sorted(prof_dir.glob("*.prof"))
     if not dumps:
         print("no profile written")
@@ -869,7 +875,7 @@ def profile_run(args: argparse.Namespace, work: Path) -> None:
     merged = pstats.Stats(str(dumps[0]))
     for dump in dumps[1:]:
         merged.add(str(dump))
-    kept = OUT_DIR / "sources-workers.prof"
+    kept = OUT_DIR / f"sources-workers-{backend}.prof"
     merged.dump_stats(str(kept))
     print_profile(kept, limit=25)
     print(f"\n(both workers' merged cProfile kept in {kept})")

@@ -33,6 +33,7 @@ from lakeport.pipeline.group_request import queue_group_commit
 from lakeport.pipeline.steps import STEP_FUNCTIONS
 from lakeport.runtime import Runtime
 from lakeport.sources.progress import file_finished
+from lakeport.storage.local_copies import keep_local_copies
 
 logger = logging.getLogger(__name__)
 
@@ -41,17 +42,24 @@ DISCARD_OBJECT_ON = frozenset({"quota_exceeded", "upload_mismatch", "invalid_par
 
 
 def run_upload(rt: Runtime, upload_id: str) -> str | None:
-    """Drive one upload to a terminal state; returns its final ``completion_status``."""
-    if not _count_attempt(rt, upload_id):
-        return _completion_status(rt, upload_id)
-    while True:
-        started = _start_next_step(rt, upload_id)
-        if started is None:
-            return _completion_status(rt, upload_id)
+    """Drive one upload to a terminal state; returns its final ``completion_status``.
+
+    One transaction per step boundary: the attempt is counted with the first step's
+    start, and each step's end is written with the next one's start (a worker killed
+    in between resumes at that next step, exactly as if they had been two commits).
+    """
+    with keep_local_copies():  # infer and convert read one download
+        return _run_steps(rt, upload_id)
+
+
+def _run_steps(rt: Runtime, upload_id: str) -> str | None:
+    started = _begin(rt, upload_id)
+    while started is not None:
         step, snapshot = started
         try:
             apply = STEP_FUNCTIONS[step](rt, snapshot)
-            if _finish_step(rt, upload_id, step, apply) == "registering":
+            end, started = _finish_step(rt, upload_id, step, apply)
+            if end == "registering":
                 queue_group_commit(rt, upload_id)  # only after the step's commit
                 return "registering"  # waiting for its group commit (a separate job)
             if step == "register" and snapshot.connection is None:
@@ -60,27 +68,31 @@ def run_upload(rt: Runtime, upload_id: str) -> str | None:
             if not exc.terminal:
                 raise
             fail_upload(rt, upload_id, step, exc)
+            started = None
         except Exception as exc:  # a bug or an unexpected library error: fail, never crash
             logger.exception("upload %s failed unexpectedly in %s", upload_id, step)
             fail_upload(
                 rt, upload_id, step, LakeportError("internal_error", f"{step} failed: {exc}")
             )
+            started = None
+    return _completion_status(rt, upload_id)
 
 
-def _count_attempt(rt: Runtime, upload_id: str) -> bool:
-    """Count this start; past ``max_attempts`` the upload fails instead of running again."""
+def _begin(rt: Runtime, upload_id: str) -> tuple[str, StepInput] | None:
+    """Count this start and start the step to resume at, in one transaction; past
+    ``max_attempts`` the upload fails instead of running again."""
     limit = rt.settings.worker.max_attempts
     with rt.sessions.begin() as session:
         upload = repo.lock_upload(session, upload_id)
         if upload is None or resume_point(upload.completion_status).next_step is None:
-            return False
+            return None
         upload.attempts += 1
-        attempts, step = upload.attempts, upload.completion_status or "combining"
-    if attempts <= limit:
-        return True
+        attempts, status = upload.attempts, upload.completion_status or "combining"
+        if attempts <= limit:
+            return _start(upload)
     message = f"the upload was started {attempts - 1} times without finishing (worker lost)"
-    fail_upload(rt, upload_id, _step_of(step), LakeportError("worker_lost", message))
-    return False
+    fail_upload(rt, upload_id, _step_of(status), LakeportError("worker_lost", message))
+    return None
 
 
 def give_up(rt: Runtime, upload_id: str, error: LakeportError) -> None:
@@ -98,30 +110,32 @@ def _step_of(status: str) -> str:
     return "combine"
 
 
-def _start_next_step(rt: Runtime, upload_id: str) -> tuple[str, StepInput] | None:
-    with rt.sessions.begin() as session:
-        upload = repo.lock_upload(session, upload_id)
-        if upload is None:
-            return None
-        step = resume_point(upload.completion_status).next_step
-        if step is None:
-            return None
-        upload.status = "processing"
-        repo.log_step(upload, step, "start", running_state(step))
-        return step, StepInput.of(upload)
+def _start(upload: Upload) -> tuple[str, StepInput] | None:
+    """Mark the upload's next step started (the caller commits); None when none is left."""
+    step = resume_point(upload.completion_status).next_step
+    if step is None:
+        return None
+    upload.status = "processing"
+    repo.log_step(upload, step, "start", running_state(step))
+    return step, StepInput.of(upload)
 
 
-def _finish_step(rt: Runtime, upload_id: str, step: str, apply: Apply) -> str:
+def _finish_step(
+    rt: Runtime, upload_id: str, step: str, apply: Apply
+) -> tuple[str, tuple[str, StepInput] | None]:
+    """Record a step's outcome and start the next step, in one transaction; returns the
+    step's end state and the started next step, if any."""
     with rt.sessions.begin() as session:
         upload = repo.lock_upload(session, upload_id)
         assert upload is not None
         apply(session, upload)
         end = _end_state(upload, step)
-        if end != running_state(step):  # still running: waiting on its group commit
-            repo.log_step(upload, step, "end", end)
+        if end == running_state(step):  # still running: waiting on its group commit
+            return end, None
+        repo.log_step(upload, step, "end", end)
         if end in TERMINAL_COMPLETION:
             after_terminal(session, upload)
-        return end
+        return end, _start(upload)
 
 
 def after_terminal(session: Session, upload: Upload, advance_run: bool = True) -> str | None:

@@ -91,7 +91,7 @@ def infer(rt: Runtime, up: StepInput) -> Apply:
     with rt.store_for(up.connection).fetch_local(up.object_key) as path:
         found = inspect(path, read_options(up.options), None if up.plan.get("retype") else sample)
     fields = schema_fields(found.schema)
-    preview = _preview(found, fields, rt.store_for(up.connection).stat(up.object_key))
+    preview = _preview(found, fields)
 
     def apply(session: Session, upload: Upload) -> None:
         org = session.get(Org, upload.org_id)
@@ -99,7 +99,7 @@ def infer(rt: Runtime, up: StepInput) -> Apply:
         if org is None or coll is None:
             raise not_found("collection")
         target, existing = resolve_target(session, upload, org, coll, rt.settings.warehouse())
-        upload.schema_preview = preview
+        upload.schema_preview = preview | {"size_bytes": upload.size_bytes}  # set by combine
         plan: dict[str, Any] = {
             "retype_pending": False,
             "inspection": inspection_state.dump(found),
@@ -162,7 +162,7 @@ def _plan_append(
     }
 
 
-def _preview(found: Inspection, fields: list[dict[str, Any]], path_size: Any) -> dict[str, Any]:
+def _preview(found: Inspection, fields: list[dict[str, Any]]) -> dict[str, Any]:
     """What a user sees before the rows land (``row_count`` is the rows that will load;
     under ``skip_row`` also how many were left out, e.g. while a schema awaits review)."""
     preview = {
@@ -172,7 +172,6 @@ def _preview(found: Inspection, fields: list[dict[str, Any]], path_size: Any) ->
         "schema_fields": [{"name": f["name"], "type": f["type"]} for f in fields],
         "row_count": found.row_count,
         "num_row_groups": found.num_row_groups,
-        "size_bytes": path_size.size_bytes if path_size is not None else None,
     }
     if "rows_rejected" in found.details:
         preview["rows_rejected"] = found.details["rows_rejected"]

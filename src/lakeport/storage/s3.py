@@ -47,6 +47,7 @@ from lakeport.config import StorageSettings
 from lakeport.errors import TransientError
 from lakeport.storage.base import BlobInfo, BlobNotFound, validate_key, validate_prefix
 from lakeport.storage.capabilities import PartInfo, PresignedRequest
+from lakeport.storage.local_copies import keep, kept_copy
 
 if TYPE_CHECKING:
     from lakeport.storage.s3_uploads import S3Uploads
@@ -59,6 +60,8 @@ PART_SIZE = 8 * 1024 * 1024
 PAGE_SIZE = 1000
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 _CHUNK = 1024 * 1024
+#: Objects up to this size are downloaded with one GET (see ``S3Store._download``).
+SINGLE_GET_BYTES = 8 * 1024 * 1024
 
 
 def _error_code(exc: ClientError) -> str:
@@ -324,23 +327,55 @@ class S3Store:
 
     @contextmanager
     def fetch_local(self, key: str) -> Iterator[Path]:
-        """Download to a private temporary directory, removed on exit."""
+        """Download to a private temporary directory, removed on exit (or kept for the
+        rest of the job inside :func:`~lakeport.storage.local_copies.keep_local_copies`)."""
         full = self.full_key(key)
+        identity = (str(self._cfg.endpoint_url), self.bucket, full)
+        kept = kept_copy(identity)
+        if kept is not None:
+            yield kept
+            return
         if self._scratch is not None:
             self._scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
         directory = Path(tempfile.mkdtemp(prefix="lakeport-fetch-", dir=self._scratch))
+        owned = False
         try:
             target = directory / key.rsplit("/", 1)[-1]
             with storage_errors("download"):
                 try:
-                    self.client.download_file(self.bucket, full, str(target))
+                    self._download(full, target)
                 except ClientError as exc:
                     if _is_missing(exc):
                         raise BlobNotFound(key) from None
                     raise
+            owned = keep(identity, target)
             yield target
         finally:
-            shutil.rmtree(directory, ignore_errors=True)
+            if not owned:
+                shutil.rmtree(directory, ignore_errors=True)
+
+    def _download(self, full: str, target: Path) -> None:
+        """One ranged GET for an object up to :data:`SINGLE_GET_BYTES` (most source
+        files); larger ones go through boto3's parallel ranged download, which costs a
+        HEAD and several GETs but is the faster for big objects."""
+        try:
+            got = self.client.get_object(
+                Bucket=self.bucket, Key=full, Range=f"bytes=0-{SINGLE_GET_BYTES - 1}"
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "InvalidRange":
+                raise
+            target.write_bytes(b"")  # S3 answers a range on an empty object with 416
+            return
+        body = got["Body"]
+        total = int(str(got.get("ContentRange", "")).rpartition("/")[2] or got["ContentLength"])
+        if total > SINGLE_GET_BYTES:
+            body.close()
+            self.client.download_file(self.bucket, full, str(target))
+            return
+        with body, target.open("wb") as out:
+            for chunk in body.iter_chunks(_CHUNK):
+                out.write(chunk)
 
     def delete(self, key: str) -> None:
         """DeleteObject (S3 itself treats a missing key as success)."""
