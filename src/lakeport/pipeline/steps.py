@@ -23,7 +23,7 @@ from lakeport.errors import LakeportError, not_found
 from lakeport.formats import Inspection, TypesChanged, inspect, read_stages, skips_rows
 from lakeport.pipeline import inspection_state
 from lakeport.pipeline.adopt import adopt, adoptable
-from lakeport.pipeline.append import conform, decide_append, write_schema
+from lakeport.pipeline.append import AppendDecision, conform, decide_append, write_schema
 from lakeport.pipeline.context import Apply, StepInput, read_options
 from lakeport.pipeline.register import register
 from lakeport.pipeline.rejects import RejectSink, rejects_key
@@ -144,12 +144,12 @@ def _plan_append(
             "review_diff": decision.diff,
             "fields": existing.schema["fields"],
         }
-    table = load_table(rt.catalog, [*existing.namespace, existing.table_name])
-    if table is None:
-        raise LakeportError("catalog_error", "the target dataset's table is missing")
     file_types = dict(incoming)
     schema = write_schema(
-        decision.write_fields, found.schema, table.schema().as_arrow(), file_types
+        decision.write_fields,
+        found.schema,
+        _table_types(rt, existing, decision, file_types),
+        file_types,
     )
     nullable = {f["name"]: f["nullable"] for f in existing.schema["fields"]}
     return {
@@ -160,6 +160,22 @@ def _plan_append(
             for n, t in decision.write_fields
         ],
     }
+
+
+def _table_types(
+    rt: Runtime, existing: Dataset, decision: AppendDecision, file_types: dict[str, str]
+) -> pa.Schema:
+    """The table's Arrow schema where the staged files must take the table's type for a
+    column (a file's values cast up into it); an empty schema when the file's types
+    serve everywhere, which is the common append of a same-shaped file, and spares
+    reading the table's metadata once per file (the dataset row names its columns)."""
+    in_table = {f["name"] for f in existing.schema["fields"]}
+    if all(file_types.get(n) == kind or n not in in_table for n, kind in decision.write_fields):
+        return pa.schema([])
+    table = load_table(rt.catalog, [*existing.namespace, existing.table_name])
+    if table is None:
+        raise LakeportError("catalog_error", "the target dataset's table is missing")
+    return table.schema().as_arrow()
 
 
 def _preview(found: Inspection, fields: list[dict[str, Any]]) -> dict[str, Any]:
