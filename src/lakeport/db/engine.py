@@ -7,6 +7,8 @@ into the flavours each of them wants.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
@@ -19,10 +21,18 @@ def sqlalchemy_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def libpq_conninfo(url: str) -> str:
-    """A libpq URI (for procrastinate and psql) from any SQLAlchemy-style URL."""
+def libpq_conninfo(url: str, options: str = "") -> str:
+    """A libpq URI (for procrastinate and psql) from any SQLAlchemy-style URL, with
+    ``options`` (``-c name=value`` session settings) added to any the URL has."""
     parsed = make_url(url).set(drivername="postgresql")
-    return parsed.render_as_string(hide_password=False)
+    if not options:
+        return parsed.render_as_string(hide_password=False)
+    given = parsed.query.get("options", "")
+    given = given if isinstance(given, str) else " ".join(given)
+    rest = parsed.difference_update_query(["options"]).render_as_string(hide_password=False)
+    # libpq decodes %20, not the '+' SQLAlchemy would write for a space
+    value = quote(f"{given} {options}".strip(), safe="")
+    return f"{rest}{'&' if '?' in rest else '?'}options={value}"
 
 
 def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:

@@ -24,11 +24,24 @@ from lakeport.runtime import Runtime
 logger = logging.getLogger(__name__)
 
 
+#: Session setting for procrastinate's connections (see :func:`build_app`).
+CUSTOM_PLANS = "-c plan_cache_mode=force_custom_plan"
+
+
 def build_app(runtime: Runtime) -> procrastinate.App:
-    """A procrastinate app on lakeport's database with lakeport's tasks loaded."""
-    app = procrastinate.App(
-        connector=PsycopgConnector(conninfo=libpq_conninfo(runtime.database_url))
-    )
+    """A procrastinate app on lakeport's database with lakeport's tasks loaded.
+
+    Its connections plan every statement for its own arguments. procrastinate fetches
+    jobs through a PL/pgSQL function, and PostgreSQL switches such a statement to a
+    generic plan after five calls on one connection; for the fetch that plan reads the
+    whole queue, 15-40 ms a call instead of about 1 ms with a few hundred jobs queued,
+    and pooled worker connections make thousands of calls (measured with
+    ``bench/sources.py``: PostgreSQL spent as much CPU as the workers, nearly all in
+    the fetch). The function's own ``SET`` clause would be lost when procrastinate
+    replaces it on upgrade, so the setting goes on the connections.
+    """
+    conninfo = libpq_conninfo(runtime.database_url, options=CUSTOM_PLANS)
+    app = procrastinate.App(connector=PsycopgConnector(conninfo=conninfo))
     install(app)
     return app
 
