@@ -211,3 +211,36 @@ def test_group_commits_wait_for_the_window_unless_a_batch_is_full(api, runtime, 
     assert _snapshot_count(runtime, dataset) == before + 2  # at most 3 files a snapshot
     ids = sorted(r["id"] for r in rows_of(api, dataset["id"]))
     assert ids == [0, 1, *range(10, 14), *range(100, 112)]
+
+
+def test_discovery_refreshes_the_queue_statistics(api, runtime, drop):
+    """After queueing a batch of files, discovery analyzes procrastinate's job table, so
+    the fetch is planned for the queue as it now is (a stale "nearly empty" estimate
+    made every fetch read the whole queue). Unchanged files queue nothing: no analyze."""
+    from sqlalchemy import text
+
+    def analyzed() -> int:
+        with runtime.sessions() as session:
+            return int(
+                session.execute(
+                    text(
+                        "SELECT analyze_count FROM pg_stat_user_tables "
+                        "WHERE relname = 'procrastinate_jobs'"
+                    )
+                ).scalar_one()
+            )
+
+    coll = collection(api)
+    for n in range(3):
+        _write(drop, f"in/f{n}.csv", range(n * 10, n * 10 + 10))
+    source = _source(api, coll)
+    before = analyzed()
+    assert _run(api, runtime, source["id"])["status"] == "succeeded"
+    deadline = time.monotonic() + 10  # statistics reach the view asynchronously
+    while analyzed() == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    after_first = analyzed()
+    assert after_first > before
+    assert _run(api, runtime, source["id"])["counts"]["unchanged"] == 3
+    time.sleep(1)
+    assert analyzed() == after_first
