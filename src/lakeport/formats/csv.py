@@ -54,6 +54,7 @@ from lakeport.formats.csv_types import (
 )
 from lakeport.formats.detect import Detected, open_stream, text_encoding
 from lakeport.formats.encoding import TextEncoding, decode_head
+from lakeport.formats.read_ahead import read_ahead
 
 #: Bytes of text per batch. A row must fit in one block: a file with a larger row is
 #: read again with :data:`MAX_BLOCK_BYTES` blocks (recorded in the inspection).
@@ -168,17 +169,16 @@ def _type_pass(plan: CsvPlan, limit_bytes: int | None = None) -> _Typed:
     rows = typed_bytes = 0
     last: pa.RecordBatch | None = None
     skipped = SkippedRows(keep=False) if plan.skip_ragged else None
-    batches = string_batches(plan, skipped)
     complete = True
-    for batch in batches:
-        rows += batch.num_rows
-        last = batch if batch.num_rows else last
-        _narrow(typers, seen, batch)
-        typed_bytes += batch.nbytes
-        if limit_bytes is not None and typed_bytes >= limit_bytes:
-            complete = next(batches, None) is None
-            batches.close()
-            break
+    with read_ahead(string_batches(plan, skipped)) as batches:  # parse while typing
+        for batch in batches:
+            rows += batch.num_rows
+            last = batch if batch.num_rows else last
+            _narrow(typers, seen, batch)
+            typed_bytes += batch.nbytes
+            if limit_bytes is not None and typed_bytes >= limit_bytes:
+                complete = next(batches, None) is None
+                break
     if complete:
         _check_final_quote(plan, last)
     kinds = [typers[j].result(j in seen) for j in range(plan.width)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from queue import Empty, Full, Queue
 from typing import Any
@@ -21,6 +21,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyiceberg.io import FileIO
 
+from lakeport.formats.read_ahead import read_ahead
+
 #: Roll to a new file after this many bytes of Arrow data (~128 MB of Parquet or less).
 TARGET_FILE_BYTES = 512 * 1024 * 1024
 COMPRESSION = "zstd"
@@ -29,8 +31,6 @@ ROW_GROUP_BYTES = 32 * 1024 * 1024
 ROW_GROUP_ROWS = 1_000_000
 #: Turns one raw batch into a batch of the table's schema (run on the lanes).
 Finish = Callable[[pa.RecordBatch], pa.RecordBatch]
-#: Batches read ahead of the writer (bounded: memory stays a few batches).
-READ_AHEAD = 2
 #: Files encoded at once (threads; each holds about one row group).
 LANES = 2
 #: Rows of a lane's first row group looked at to choose each column's encoding; the
@@ -39,48 +39,6 @@ LANES = 2
 SAMPLE_ROWS = 8_192
 DICTIONARY_MAX_DISTINCT_SHARE = 0.25
 STATISTICS_MAX_MEAN_BYTES = 64
-
-
-@contextmanager
-def read_ahead(batches: Iterable[pa.RecordBatch]) -> Iterator[Iterator[pa.RecordBatch]]:
-    """Parse on a second thread while this one encodes Parquet: both pyarrow halves
-    release the GIL, so on two cores reading and writing overlap instead of alternating.
-    A reader error is re-raised in the consumer; leaving early stops the reader."""
-    queue: Queue[pa.RecordBatch | BaseException | None] = Queue(maxsize=READ_AHEAD)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                while not stop.is_set():
-                    try:
-                        queue.put(batch, timeout=0.1)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
-                    return
-            queue.put(None)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            queue.put(exc)
-
-    def consume() -> Iterator[pa.RecordBatch]:
-        while (item := queue.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    thread = threading.Thread(target=produce, name="lakeport-read-ahead", daemon=True)
-    thread.start()
-    try:
-        yield consume()
-    finally:
-        stop.set()
-        while thread.is_alive():
-            try:
-                queue.get_nowait()
-            except Empty:
-                thread.join(0.05)
 
 
 @dataclass(frozen=True)
