@@ -416,17 +416,15 @@ def report_goals(runs: list[tuple[CsvInput, dict[str, Result]]]) -> None:
 
 
 def profile_lakeport(lp: LakeportHarness, csv: CsvInput) -> None:
-    """One more lakeport run under cProfile (slower than the timed runs), hot spots printed."""
-    dump = common.scratch_dir("convert-profile-") / "lakeport.prof"
-    try:
-        print(f"\n== cProfile of lakeport's pipeline on {csv.path.name} ==", flush=True)
-        result = run_lakeport(lp, csv, profile_to=dump)
-        print(f"  (profiled run: {_fmt(result.seconds, '.2f')}s; steps: {result.steps_text()})")
-        if dump.exists():
-            common.print_profile(dump)
-    finally:
-        dump.unlink(missing_ok=True)
-        dump.parent.rmdir()
+    """One more lakeport run under cProfile (slower than the timed runs), hot spots printed
+    and the dump kept in ``bench/out/convert-lakeport.prof`` for ``pstats``."""
+    dump = OUT_DIR / "convert-lakeport.prof"
+    print(f"\n== cProfile of lakeport's pipeline on {csv.path.name} ==", flush=True)
+    result = run_lakeport(lp, csv, profile_to=dump)
+    print(f"  (profiled run: {_fmt(result.seconds, '.2f')}s; steps: {result.steps_text()})")
+    if dump.exists():
+        common.print_profile(dump)
+        print(f"  (dump kept in {dump})")
 
 
 def main() -> None:
