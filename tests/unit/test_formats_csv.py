@@ -270,6 +270,17 @@ def test_row_larger_than_a_block_is_read_with_larger_blocks(tmp_path):
     assert table.column("b").to_pylist()[1] == "y"
 
 
+def test_blocks_grow_in_steps_to_the_largest_row(tmp_path):
+    """pyarrow reads 32 blocks ahead: a 5 MB row gets 8 MiB blocks, not the largest."""
+    from lakeport.formats.csv import BLOCK_BYTES, BLOCK_STEPS
+
+    found, table = load(write(tmp_path, f'a,b\n1,"{"x" * (5 << 20)}"\n2,y\n'))
+    assert found.details["block_bytes"] == BLOCK_STEPS[1] > BLOCK_BYTES
+    assert table.column("b").to_pylist()[1] == "y"
+    found, _ = load(write(tmp_path, "a,b\n1,x\n2,y\n", name="small.csv"))
+    assert found.details["block_bytes"] == BLOCK_BYTES
+
+
 def test_unclosed_quote_is_a_parse_error(tmp_path):
     err = error(write(tmp_path, 'a,b\n0,x\n1,"open\n2,y\n3,z\n'))
     assert err.code == "parse_error"

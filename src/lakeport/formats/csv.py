@@ -57,12 +57,15 @@ from lakeport.formats.encoding import TextEncoding, decode_head
 from lakeport.formats.read_ahead import read_ahead
 
 #: Bytes of text per batch. A row must fit in one block: a file with a larger row is
-#: read again with :data:`MAX_BLOCK_BYTES` blocks (recorded in the inspection).
+#: read again with larger blocks, up to :data:`MAX_BLOCK_BYTES` (recorded in the
+#: inspection).
 #: pyarrow's streaming reader reads up to 32 blocks ahead on its I/O thread, so the
 #: block size sets that much memory: 2 MiB blocks keep it at 64 MiB (4 MiB cost
 #: 140 MB of peak RSS for no measurable speed).
 BLOCK_BYTES = 2 << 20
 MAX_BLOCK_BYTES = 64 << 20
+#: Block sizes tried in turn for a file with a row larger than a block.
+BLOCK_STEPS = (BLOCK_BYTES, 8 << 20, MAX_BLOCK_BYTES)
 
 
 @dataclass(frozen=True)
@@ -129,13 +132,8 @@ def inspect_csv(
     dialect = sniff_dialect(text, enc, delimiter, options.header, found.complete)
     plan = _plan(path, found, enc, dialect, options)
     limit = None if plan.skip_ragged else sample_bytes
-    try:
-        typed = _type_pass(plan, limit)
-    except LakeportError as exc:
-        if exc.details.get("reason") != csv_errors.ROW_TOO_LARGE:
-            raise
-        plan = replace(plan, block_bytes=MAX_BLOCK_BYTES)
-        typed = _type_pass(plan, limit)
+    typed = _type_pass_fitting_rows(plan, limit)
+    plan = typed.plan
     schema = target_schema(safe_column_names(dialect.names), [arrow_type(k) for k in typed.kinds])
     details = plan.details() | _dialect_details(dialect)
     if plan.skip_ragged:
@@ -155,6 +153,21 @@ class _Typed:
     rejected: int
     seen: list[bool]
     complete: bool  # False: typed from a sample (the pass stopped early)
+    plan: CsvPlan  # with the block size the rows needed
+
+
+def _type_pass_fitting_rows(plan: CsvPlan, limit_bytes: int | None) -> _Typed:
+    """:func:`_type_pass` with blocks grown until the largest row fits, in steps
+    (:data:`BLOCK_STEPS`): pyarrow reads 32 blocks ahead, so a file with one 3 MB row
+    holds 256 MB of read-ahead, not the 2 GB that jumping to the largest size would."""
+    for size in (s for s in BLOCK_STEPS if s > plan.block_bytes):
+        try:
+            return _type_pass(plan, limit_bytes)
+        except LakeportError as exc:
+            if exc.details.get("reason") != csv_errors.ROW_TOO_LARGE:
+                raise
+        plan = replace(plan, block_bytes=size)
+    return _type_pass(plan, limit_bytes)
 
 
 def _type_pass(plan: CsvPlan, limit_bytes: int | None = None) -> _Typed:
@@ -183,7 +196,7 @@ def _type_pass(plan: CsvPlan, limit_bytes: int | None = None) -> _Typed:
         _check_final_quote(plan, last)
     kinds = [typers[j].result(j in seen) for j in range(plan.width)]
     rejected = skipped.count if skipped is not None else 0
-    return _Typed(rows, kinds, rejected, [j in seen for j in range(plan.width)], complete)
+    return _Typed(rows, kinds, rejected, [j in seen for j in range(plan.width)], complete, plan)
 
 
 def _narrow(typers: dict[int, ColumnTyper], seen: set[int], batch: pa.RecordBatch) -> None:
