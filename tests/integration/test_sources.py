@@ -213,11 +213,15 @@ def test_group_commits_wait_for_the_window_unless_a_batch_is_full(api, runtime, 
     assert ids == [0, 1, *range(10, 14), *range(100, 112)]
 
 
-def test_discovery_refreshes_the_queue_statistics(api, runtime, drop):
-    """After queueing a batch of files, discovery analyzes procrastinate's job table, so
-    the fetch is planned for the queue as it now is (a stale "nearly empty" estimate
-    made every fetch read the whole queue). Unchanged files queue nothing: no analyze."""
+def test_queueing_a_batch_refreshes_the_queue_statistics(api, runtime, drop, monkeypatch):
+    """After queueing a batch of files, a run analyzes procrastinate's job table, so the
+    fetch is planned for the queue as it now is (a stale "nearly empty" estimate made
+    every fetch read the whole queue). Unchanged files queue nothing: no analyze."""
     from sqlalchemy import text
+
+    from lakeport.sources import progress
+
+    monkeypatch.setattr(progress, "ANALYZE_AFTER_QUEUED", 2)  # the first file goes alone
 
     def analyzed() -> int:
         with runtime.sessions() as session:
@@ -231,7 +235,7 @@ def test_discovery_refreshes_the_queue_statistics(api, runtime, drop):
             )
 
     coll = collection(api)
-    for n in range(3):
+    for n in range(4):
         _write(drop, f"in/f{n}.csv", range(n * 10, n * 10 + 10))
     source = _source(api, coll)
     before = analyzed()
@@ -241,6 +245,6 @@ def test_discovery_refreshes_the_queue_statistics(api, runtime, drop):
         time.sleep(0.2)
     after_first = analyzed()
     assert after_first > before
-    assert _run(api, runtime, source["id"])["counts"]["unchanged"] == 3
+    assert _run(api, runtime, source["id"])["counts"]["unchanged"] == 4
     time.sleep(1)
     assert analyzed() == after_first

@@ -61,12 +61,13 @@ def enqueue(
 
 
 def refresh_queue_statistics(session: Session) -> None:
-    """``ANALYZE`` the job table after queueing many jobs at once (a discovery batch).
+    """``ANALYZE`` the job table after queueing many jobs at once (a source run's files).
 
     Autovacuum analyzes it a minute or more later; until then the planner believes
     the queue holds the handful of jobs it last counted and plans procrastinate's
     fetch as "read every queued job, then sort", which with thousands of source files
     queued costs a hundred milliseconds and more per fetch. A few milliseconds here,
-    once per batch of up to ``sources.discovery_batch`` files, keep it at one.
+    once per batch of queued files, keep it at one. Inside the queueing transaction,
+    ANALYZE counts that transaction's own new rows.
     """
     session.execute(text("ANALYZE procrastinate_jobs"))

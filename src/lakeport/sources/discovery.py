@@ -14,7 +14,7 @@ from datetime import datetime
 
 from lakeport.db import sources as repo
 from lakeport.db.models import Source, SourceRun, utcnow
-from lakeport.db.queue import enqueue, refresh_queue_statistics
+from lakeport.db.queue import enqueue
 from lakeport.errors import LakeportError
 from lakeport.jobs.names import REMOVE_SOURCE_ROWS, source_lock
 from lakeport.runtime import Runtime
@@ -81,10 +81,7 @@ def _list_and_record(rt: Runtime, source: Source, run_id: str) -> Counter[str]:
 
 def _record(rt: Runtime, source: Source, run_id: str, batch: list[Listed]) -> Counter[str]:
     with rt.sessions.begin() as session:
-        counts = repo.record_listing(session, source, run_id, batch)
-        if counts["new"] + counts["changed"]:
-            refresh_queue_statistics(session)
-        return counts
+        return repo.record_listing(session, source, run_id, batch)
 
 
 def _fail_run(rt: Runtime, run_id: str, error: LakeportError) -> None:

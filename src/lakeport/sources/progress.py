@@ -18,11 +18,14 @@ from sqlalchemy.orm import Session
 from lakeport.db import sources as repo
 from lakeport.db import uploads as uploads_repo
 from lakeport.db.models import Source, SourceFile, SourceRun, Upload, utcnow
-from lakeport.db.queue import enqueue
+from lakeport.db.queue import enqueue, refresh_queue_statistics
 from lakeport.jobs.names import PROCESS_UPLOAD, upload_lock
 from lakeport.pipeline.targets import safe_identifier
 
 QUEUE_BATCH = 1000
+#: Jobs queued by one call of :func:`advance_run` after which the job table is analyzed
+#: (:func:`~lakeport.db.queue.refresh_queue_statistics`).
+ANALYZE_AFTER_QUEUED = 100
 
 
 def advance_run(session: Session, run_id: str) -> None:
@@ -33,26 +36,30 @@ def advance_run(session: Session, run_id: str) -> None:
     source = session.get(Source, run.source_id)
     if source is None:
         return
-    while _queue_some(session, source, run):
-        pass
+    queued, more = 0, True
+    while more:
+        count, more = _queue_some(session, source, run)
+        queued += count
+    if queued >= ANALYZE_AFTER_QUEUED:
+        refresh_queue_statistics(session)  # the fetch is planned for the queue as it is
     live = repo.count_by_status(session, source.id, run.id)
     if live.get("discovered", 0) == 0 and live.get("processing", 0) == 0:
         _finish(run, live)
 
 
-def _queue_some(session: Session, source: Source, run: SourceRun) -> bool:
-    """Queue one batch; False when nothing (more) may be queued now."""
+def _queue_some(session: Session, source: Source, run: SourceRun) -> tuple[int, bool]:
+    """Queue one batch: how many files, and whether more may be queued now."""
     name = safe_identifier(source.options.get("dataset_name", source.name))
     bootstrapping = uploads_repo.get_dataset_by_name(session, source.collection_id, name) is None
     limit = QUEUE_BATCH
     if bootstrapping:
         if repo.processing_count(session, source.id) > 0:
-            return False
+            return 0, False
         limit = 1
     files = repo.files_to_queue(session, source.id, run.id, limit)
     for file in files:
         _queue_file(session, source, file)
-    return bool(files) and not bootstrapping
+    return len(files), bool(files) and not bootstrapping
 
 
 def _queue_file(session: Session, source: Source, file: SourceFile) -> None:
