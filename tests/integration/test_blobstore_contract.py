@@ -19,7 +19,9 @@ import pytest
 from lakeport.config import Settings, StorageSettings
 from lakeport.errors import LakeportError, TransientError
 from lakeport.storage import BlobNotFound, BlobStore, build_blob_store
+from lakeport.storage import s3 as s3_module
 from lakeport.storage.local import LocalStore
+from lakeport.storage.local_copies import keep_local_copies
 from lakeport.storage.s3 import PAGE_SIZE, PART_SIZE, S3Store
 from tests.s3server import create_bucket, moto_s3_server, s3_settings
 
@@ -211,6 +213,35 @@ def test_fetch_local(store):
         assert not path.exists() and not path.parent.exists()
     with pytest.raises(BlobNotFound), store.fetch_local("f/missing"):
         pass
+
+
+@pytest.mark.parametrize("size", [0, 5_000, 3 * MIB + 7])
+def test_fetch_local_of_any_size(store, size, monkeypatch):
+    """S3 fetches up to ``SINGLE_GET_BYTES`` with one ranged GET (an empty object answers
+    416) and larger ones with boto3's download; 2 MiB here puts 3 MiB in the latter."""
+    monkeypatch.setattr(s3_module, "SINGLE_GET_BYTES", 2 * MIB)
+    data = os.urandom(size)
+    _write(store, f"sized/{size}", data)
+    with store.fetch_local(f"sized/{size}") as path:
+        assert path.read_bytes() == data
+
+
+def test_fetch_local_keeps_one_download_per_job(store):
+    """Inside ``keep_local_copies`` (one pipeline job) later fetches of an object get the
+    first download, even after the object changed; the copies go when the block ends."""
+    _write(store, "job/data", b"first")
+    with keep_local_copies():
+        with store.fetch_local("job/data") as first:
+            assert first.read_bytes() == b"first"
+        assert first.exists()  # kept past its own block
+        _write(store, "job/data", b"second")
+        with store.fetch_local("job/data") as again:
+            expected = b"second" if isinstance(store, LocalStore) else b"first"
+            assert again.read_bytes() == expected
+        if isinstance(store, S3Store):
+            assert again == first
+    if isinstance(store, S3Store):
+        assert not first.exists() and not first.parent.exists()
 
 
 def test_missing_objects(store):

@@ -2,7 +2,7 @@
 
 Pass 1 (:func:`inspect_csv`) reads every column as text, counts rows exactly, verifies
 the sniffed dialect on every row and narrows each column's type (:mod:`.csv_types`).
-Pass 2 (:func:`read_csv_batches`) streams the same bytes with the same reader settings
+Pass 2 (:func:`csv_stages`) streams the same bytes with the same reader settings
 and converts each batch to the schema pass 1 chose. Memory is one block of text plus
 its converted batch, whatever the file size.
 
@@ -237,18 +237,6 @@ def _dialect_details(dialect: Dialect) -> dict[str, Any]:
         "skipped_lines": dialect.skipped_lines,
         "line_ending": dialect.line_ending,
     }
-
-
-def read_csv_batches(
-    path: Path, inspection: Inspection, on_reject: RejectHandler | None = None
-) -> Iterator[pa.RecordBatch]:
-    """Stream the file as batches of ``inspection.schema`` (pass 2).
-
-    Ragged rows go to ``on_reject`` when the inspection chose ``skip_row`` and a handler
-    is given; otherwise the first one fails the read with its line.
-    """
-    text, finish = csv_stages(path, inspection, on_reject)
-    return map(finish, text)
 
 
 def csv_stages(

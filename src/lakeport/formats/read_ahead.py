@@ -20,7 +20,8 @@ READ_AHEAD = 2
 @contextmanager
 def read_ahead(batches: Iterable[pa.RecordBatch]) -> Iterator[Iterator[pa.RecordBatch]]:
     """``batches`` produced on a second thread, consumed on this one. A reader error is
-    re-raised in the consumer; leaving early stops the reader."""
+    re-raised in the consumer; leaving early stops the reader and closes ``batches``
+    (a generator's open file) on the reader's thread."""
     queue: Queue[pa.RecordBatch | BaseException | None] = Queue(maxsize=READ_AHEAD)
     stop = threading.Event()
 
@@ -38,6 +39,10 @@ def read_ahead(batches: Iterable[pa.RecordBatch]) -> Iterator[Iterator[pa.Record
             queue.put(None)
         except BaseException as exc:  # handed to the consumer, which re-raises it
             queue.put(exc)
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:  # a generator left early: its file closes now, here
+                close()
 
     def consume() -> Iterator[pa.RecordBatch]:
         while (item := queue.get()) is not None:

@@ -193,8 +193,9 @@ class _Lane:
         self._thread = threading.Thread(target=self._run, name=f"lakeport-lane-{first}")
         self._thread.start()
 
-    def put(self, group: list[pa.RecordBatch]) -> None:
-        """Hand a row group to this lane once it is idle; re-raises its error, if any."""
+    def put(self, group: list[pa.RecordBatch] | None) -> None:
+        """Hand a row group (None: the end) to this lane once it is idle; re-raises its
+        error, if any."""
         while not self._idle.acquire(timeout=0.1):
             self._raise_if_failed()
         self._raise_if_failed()
@@ -202,18 +203,10 @@ class _Lane:
 
     def finish(self) -> list[StagedFile]:
         """Wait for everything handed over to be written; the lane's files."""
-        self._put_end()
+        self.put(None)
         self._thread.join()
         self._raise_if_failed()
         return self.files
-
-    def _put_end(self) -> None:
-        while self._thread.is_alive():
-            try:
-                self._queue.put(None, timeout=0.1)
-                return
-            except Full:
-                continue
 
     def abandon(self) -> None:
         """Stop after the current row group (on failure elsewhere); idempotent."""
