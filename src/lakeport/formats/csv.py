@@ -34,7 +34,7 @@ import pyarrow.csv as pacsv
 
 from lakeport.domain.schema import safe_column_names
 from lakeport.errors import LakeportError
-from lakeport.formats import csv_errors
+from lakeport.formats import carry_over, csv_errors
 from lakeport.formats.base import (
     Finish,
     Inspection,
@@ -56,7 +56,7 @@ from lakeport.formats.csv_types import (
 )
 from lakeport.formats.detect import Detected, open_stream, text_encoding
 from lakeport.formats.encoding import TextEncoding, decode_head
-from lakeport.formats.read_ahead import read_ahead
+from lakeport.formats.read_ahead import ReadAhead, read_ahead
 
 #: Bytes of text per batch. A row must fit in one block: a file with a larger row is
 #: read again with larger blocks, up to :data:`MAX_BLOCK_BYTES` (recorded in the
@@ -99,6 +99,15 @@ class CsvPlan:
             "null_values": list(self.null_values),
             "block_bytes": self.block_bytes,
         }
+
+    def reading_key(self) -> tuple[Any, ...]:
+        """What decides the text batches a read of this plan yields (not how the
+        encoding was found): equal keys, equal batches."""
+        enc = self.encoding
+        return (
+            str(self.path), self.compression, enc.codec, enc.bom, self.delimiter,
+            self.data_offset, self.width, self.null_values, self.block_bytes, self.skip_ragged,
+        )
 
     @classmethod
     def from_details(cls, path: Path, details: dict[str, Any], width: int) -> CsvPlan:
@@ -185,20 +194,38 @@ def _type_pass(plan: CsvPlan, limit_bytes: int | None = None) -> _Typed:
     last: pa.RecordBatch | None = None
     skipped = SkippedRows(keep=False) if plan.skip_ragged else None
     complete = True
+    kept: list[pa.RecordBatch] | None = [] if limit_bytes and carry_over.carrying() else None
     with read_ahead(string_batches(plan, skipped)) as batches:  # parse while typing
         for batch in batches:
             rows += batch.num_rows
             last = batch if batch.num_rows else last
             _narrow(typers, seen, batch)
             typed_bytes += batch.nbytes
+            if kept is not None:
+                kept.append(batch)
             if limit_bytes is not None and typed_bytes >= limit_bytes:
-                complete = next(batches, None) is None
+                complete = _stop_sampling(plan, batches, kept)
                 break
     if complete:
         _check_final_quote(plan, last)
     kinds = [typers[j].result(j in seen) for j in range(plan.width)]
     rejected = skipped.count if skipped is not None else 0
     return _Typed(rows, kinds, rejected, [j in seen for j in range(plan.width)], complete, plan)
+
+
+def _stop_sampling(
+    plan: CsvPlan, batches: ReadAhead, kept: list[pa.RecordBatch] | None
+) -> bool:
+    """Whether the sample was the whole file; if not, and the batches were kept, the
+    sample and the still-open read are left for the convert step (:mod:`.carry_over`)."""
+    if kept is None:
+        return next(batches, None) is None
+    rest = batches.detach()
+    following = next(rest, None)
+    if following is None:
+        return True
+    carry_over.offer(plan.reading_key(), [*kept, following], rest)
+    return False
 
 
 def _narrow(typers: dict[int, ColumnTyper], seen: set[int], batch: pa.RecordBatch) -> None:
@@ -267,7 +294,9 @@ def csv_stages(
             return type(data).from_arrays(arrays, schema=schema)
 
         unseen = [int(j) for j in inspection.details.get("unseen_columns", [])]
-        return _sampled_text(plan, unseen, kinds), checked
+        # taken here, on the step's thread: the batches are read on another
+        carried = carry_over.take(plan.reading_key())
+        return _sampled_text(plan, unseen, kinds, carried), checked
 
     def converted(data: Tabular) -> Tabular:
         arrays = [convert(data.column(j), field.type) for j, field in enumerate(schema)]
@@ -290,14 +319,20 @@ def _text(
         reporter.drain()
 
 
-def _sampled_text(plan: CsvPlan, unseen: list[int], kinds: list[str]) -> Iterator[pa.RecordBatch]:
-    """Text batches of a file typed from a sample, typing the columns the sample never
-    saw a value in as they pass: :class:`TypesChanged` at the end when the sample
-    chose differently from what the whole file would."""
+def _sampled_text(
+    plan: CsvPlan,
+    unseen: list[int],
+    kinds: list[str],
+    carried: Iterator[pa.RecordBatch] | None,
+) -> Iterator[pa.RecordBatch]:
+    """Text batches of a file typed from a sample (``carried``: the same batches, from
+    the typing pass's read), typing the columns the sample never saw a value in as
+    they pass: :class:`TypesChanged` at the end when the sample chose differently from
+    what the whole file would."""
     typers = {j: ColumnTyper() for j in unseen}
     seen: set[int] = set()
     last: pa.RecordBatch | None = None
-    for batch in string_batches(plan):
+    for batch in carried or string_batches(plan):
         last = batch if batch.num_rows else last
         _narrow(typers, seen, batch)
         yield batch

@@ -27,6 +27,7 @@ from lakeport.domain.states import (
     running_state,
 )
 from lakeport.errors import LakeportError
+from lakeport.formats.carry_over import carry_samples
 from lakeport.pipeline.cleanup import discard_upload_outputs, give_back_quota
 from lakeport.pipeline.context import Apply, StepInput
 from lakeport.pipeline.group_request import queue_group_commit
@@ -48,8 +49,8 @@ def run_upload(rt: Runtime, upload_id: str) -> str | None:
     start, and each step's end is written with the next one's start (a worker killed
     in between resumes at that next step, exactly as if they had been two commits).
     """
-    with keep_local_copies():  # infer and convert read one download
-        return _run_steps(rt, upload_id)
+    with keep_local_copies(), carry_samples():  # infer and convert share one download,
+        return _run_steps(rt, upload_id)  # and convert starts from infer's parsed sample
 
 
 def _run_steps(rt: Runtime, upload_id: str) -> str | None:
