@@ -50,13 +50,16 @@ def _crash_inside_convert() -> None:
 
 
 def _crash_inside_register() -> None:
-    real = register.commit_files
+    """After the Iceberg commit, whichever way it is made (a new table created with its
+    files, or files appended to an existing one)."""
+    for name in ("commit_files", "create_with_files"):
+        real = getattr(register, name)
 
-    def commit_then_die(*args: Any, **kwargs: Any) -> Any:
-        real(*args, **kwargs)
-        _die()
+        def commit_then_die(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            _real(*args, **kwargs)
+            _die()
 
-    register.commit_files = commit_then_die  # type: ignore[assignment]
+        setattr(register, name, commit_then_die)
 
 
 def main(point: str) -> None:

@@ -36,6 +36,24 @@ def test_same_name_twice_appends_with_identical_schema(api, runtime):
     assert api.get(f"/v1/datasets/{first['dataset_id']}").json()["row_count"] == 3
 
 
+def test_a_new_table_is_created_holding_its_first_rows_in_one_commit(api, runtime):
+    """No reader ever sees the new dataset's table empty: its first metadata version
+    already has the upload's snapshot. An append then adds one more version."""
+    coll = collection(api)
+    first = upload(api, runtime, coll, "a.csv", CSV, dataset_name="once")
+    ds = api.get(f"/v1/datasets/{first['dataset_id']}").json()
+    identifier = (*ds["table"]["namespace"].split("."), ds["table"]["name"])
+    table = runtime.catalog.load_table(identifier)
+    assert table.metadata.metadata_log == []  # no earlier (empty) version
+    (snapshot,) = table.snapshots()
+    assert snapshot.summary["lakeport.upload-id"] == first["id"]
+    assert snapshot.summary["added-records"] == "2"
+    second = upload(api, runtime, coll, "b.csv", CSV, dataset_name="once", force=True)
+    assert second["completion_status"] == "registered", second["failure_reason"]
+    table = runtime.catalog.load_table(identifier)
+    assert len(table.metadata.metadata_log) == 1 and len(table.snapshots()) == 2
+
+
 def test_unnamed_uploads_of_one_filename_get_distinct_datasets(api, runtime):
     coll = collection(api)
     a = upload(api, runtime, coll, "data.csv", CSV)

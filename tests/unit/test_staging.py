@@ -138,3 +138,32 @@ def test_encoding_keeps_dictionaries_for_repeats_and_skips_long_text_statistics(
 def test_nested_columns_keep_the_defaults() -> None:
     batch = pa.record_batch([pa.array([{"a": 1}, {"a": 2}])], names=["s"])
     assert choose_encoding(pa.Table.from_batches([batch])) == staging.Encoding()
+
+
+def test_adding_a_file_without_long_text_statistics_logs_no_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """pyiceberg reads every staged footer when the files are added to a table; the
+    statistics left out on purpose must not read as a problem in the worker's log."""
+    from pyiceberg.io.pyarrow import parquet_file_to_data_file
+    from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
+    from pyiceberg.schema import Schema
+    from pyiceberg.table.metadata import new_table_metadata
+    from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
+    from pyiceberg.types import LongType, NestedField, StringType
+
+    (path,) = _write(tmp_path, _text_batches(2), lanes=1, finish=_finish)
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    assert not meta.column(2).is_stats_set  # long text: written without statistics
+    schema = Schema(
+        NestedField(1, "id", LongType()),
+        NestedField(2, "country", StringType()),
+        NestedField(3, "comment", StringType()),
+    )
+    table = new_table_metadata(
+        schema, UNPARTITIONED_PARTITION_SPEC, UNSORTED_SORT_ORDER, str(tmp_path), {}
+    )
+    with caplog.at_level("WARNING"):
+        data_file = parquet_file_to_data_file(PyArrowFileIO(), table, path)
+    assert data_file.record_count == 2000
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pyarrow as pa
 from pyiceberg.io import load_file_io
+from pyiceberg.table import Table
 from sqlalchemy.orm import Session
 
 from lakeport.db import uploads as repo
@@ -26,7 +27,13 @@ from lakeport.pipeline.context import Apply, StepInput
 from lakeport.pipeline.group_request import joins_group, request_group_commit
 from lakeport.pipeline.targets import Target, unique_name
 from lakeport.runtime import Runtime
-from lakeport.tables.commit import commit_files, ensure_table, load_table, table_stats
+from lakeport.tables.commit import (
+    commit_files,
+    create_with_files,
+    ensure_table,
+    load_table,
+    table_stats,
+)
 from lakeport.tables.staging import delete_staged
 
 
@@ -53,16 +60,7 @@ def register(rt: Runtime, up: StepInput) -> Apply:
             target = _free_name(rt, session, target, upload.collection_id)
         elif session.get(Dataset, target.dataset_id) is None:
             raise LakeportError("not_found", "the target dataset was deleted during the upload")
-        schema = _write_schema(upload)
-        table = ensure_table(rt.catalog, tuple(target.identifier), schema, target.location)
-        paths = [f["path"] for f in upload.plan.get("staged", [])]
-        commit_files(
-            table,
-            upload.id,
-            paths,
-            evolve_to=schema if upload.plan.get("evolves_table") else None,
-            replaces=list(upload.plan.get("replaces", [])),
-        )
+        table = _commit(rt, upload, target)
         rows, size = table_stats(table)
         _record_dataset(session, upload, target, rows, size)
         upload.dataset_id = target.dataset_id
@@ -73,6 +71,29 @@ def register(rt: Runtime, up: StepInput) -> Apply:
         repo.set_plan(upload, target=target.as_plan())
 
     return apply
+
+
+def _commit(rt: Runtime, upload: Upload, target: Target) -> Table:
+    """The staged files committed to the target table, exactly once; a new table is
+    created holding them, in one commit."""
+    schema = _write_schema(upload)
+    identifier = tuple(target.identifier)
+    paths = [f["path"] for f in upload.plan.get("staged", [])]
+    if target.mode == "create" and load_table(rt.catalog, identifier) is None:
+        created = create_with_files(
+            rt.catalog, identifier, schema, target.location, upload.id, paths
+        )
+        if created is not None:
+            return created
+    table = ensure_table(rt.catalog, identifier, schema, target.location)
+    commit_files(
+        table,
+        upload.id,
+        paths,
+        evolve_to=schema if upload.plan.get("evolves_table") else None,
+        replaces=list(upload.plan.get("replaces", [])),
+    )
+    return table
 
 
 def _write_schema(upload: Upload) -> pa.Schema:

@@ -16,9 +16,20 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.io import load_file_io
 from pyiceberg.io.pyarrow import parquet_files_to_data_files
-from pyiceberg.table import Table, Transaction
+from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
+from pyiceberg.table import (
+    CreateTableTransaction,
+    StagedTable,
+    Table,
+    TableProperties,
+    Transaction,
+)
+from pyiceberg.table.locations import load_location_provider
+from pyiceberg.table.metadata import new_table_metadata
+from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
 
 from lakeport.errors import TransientError
 
@@ -47,6 +58,55 @@ def ensure_table(
         return catalog.load_table(identifier)
     except NoSuchTableError:
         return catalog.create_table_if_not_exists(identifier, schema=schema, location=location)
+
+
+def create_with_files(
+    catalog: Catalog,
+    identifier: tuple[str, ...],
+    schema: pa.Schema,
+    location: str,
+    upload_id: str,
+    paths: list[str],
+) -> Table | None:
+    """Create the table with ``paths`` as its first snapshot (marked with
+    ``upload_id``) in one catalog commit, or return None if the table exists already.
+
+    Readers never see an empty table that a failed upload must later drop, and one
+    metadata file and one catalog write replace two of each (creating, then appending).
+    """
+    catalog.create_namespace_if_not_exists(identifier[:-1])
+    try:
+        tx = CreateTableTransaction(_staged_table(catalog, identifier, schema, location))
+        tx.add_files(paths, snapshot_properties={UPLOAD_MARKER: upload_id})
+        return tx.commit_transaction()
+    except TableAlreadyExistsError:
+        return None
+
+
+def _staged_table(
+    catalog: Catalog, identifier: tuple[str, ...], schema: pa.Schema, location: str
+) -> StagedTable:
+    """A new table not yet in the catalog, made as ``SqlCatalog.create_table`` makes
+    one. ``Catalog.create_table_transaction`` would do, but it refuses namespaces of
+    more than one level (``org.collection``), which ``SqlCatalog`` itself supports."""
+    iceberg_schema = catalog._convert_schema_if_needed(
+        schema, TableProperties.DEFAULT_FORMAT_VERSION
+    )
+    metadata_location = load_location_provider(location, {}).new_table_metadata_file_location()
+    metadata = new_table_metadata(
+        location=location,
+        schema=iceberg_schema,
+        partition_spec=UNPARTITIONED_PARTITION_SPEC,
+        sort_order=UNSORTED_SORT_ORDER,
+        properties={},
+    )
+    return StagedTable(
+        identifier=identifier,
+        metadata=metadata,
+        metadata_location=metadata_location,
+        io=load_file_io(properties=catalog.properties, location=metadata_location),
+        catalog=catalog,
+    )
 
 
 def load_table(catalog: Catalog, identifier: Sequence[str]) -> Table | None:

@@ -9,6 +9,7 @@ them by name. Until the commit references them no reader can see them.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
@@ -38,6 +39,18 @@ LANES = 2
 SAMPLE_ROWS = 8_192
 DICTIONARY_MAX_DISTINCT_SHARE = 0.25
 STATISTICS_MAX_MEAN_BYTES = 64
+
+
+class _StatisticsLeftOutOnPurpose(logging.Filter):
+    """pyiceberg warns, for every file it adds and every column without min/max
+    statistics, that they are missing; :func:`choose_encoding` leaves them out of long
+    text on purpose, so that warning would fill a worker's log with noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("PyArrow statistics missing")
+
+
+logging.getLogger("pyiceberg.io.pyarrow").addFilter(_StatisticsLeftOutOnPurpose())
 
 
 @dataclass(frozen=True)
