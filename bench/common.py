@@ -272,13 +272,17 @@ class LakeportRun:
 
 def lakeport_child(spec: dict[str, Any]) -> dict[str, Any]:
     """Child side: run one queued upload through the pipeline, as a worker would."""
+    import sqlalchemy
+
     from lakeport.config import Settings
     from lakeport.pipeline.runner import run_upload
     from lakeport.runtime import Runtime
 
     settings = Settings(data_dir=Path(spec["data_dir"]), database_url=spec["database_url"])
     rt = Runtime.build(settings, migrate=False)
-    _ = rt.catalog  # a worker opens its catalog once at start-up, not per file
+    _ = rt.catalog  # a worker opens its catalog once at start-up, not per file,
+    with rt.sessions() as session:  # and keeps its database connections open
+        session.execute(sqlalchemy.text("SELECT 1"))
     outcome: dict[str, Any] = {}
 
     def pipeline() -> None:
