@@ -130,23 +130,26 @@ def _loses_precision(array: Column) -> bool:
     Significant digits are the mantissa's digits without leading and trailing zeros.
     Without an exponent that is the value with signs, zeros and points trimmed from
     both ends, less one for an inner point: byte-wise finds and trims, several times
-    cheaper than the regular expression that values with an exponent still go through.
-    Lengths are in bytes: a double's text is ASCII, and a non-ASCII value fails the
-    double cast whatever this says.
+    cheaper than a regular expression. With an exponent the same count is an upper
+    bound (the trim stops at the ``e``, so the exponent's characters count too), so
+    only values it puts above 17 get the exact look, which for those with an exponent
+    is a regular expression. Lengths are in bytes: a double's text is ASCII, and a
+    non-ASCII value fails the double cast whatever this says.
     """
     long_values = array.filter(pc.greater(pc.binary_length(array), MAX_DOUBLE_DIGITS))
     if len(long_values) == 0:
         return False
-    exponent = pc.or_(_contains(long_values, "e"), _contains(long_values, "E"))
-    if _any(exponent):
-        mantissa = pc.replace_substring_regex(long_values.filter(exponent), r"[eE].*$|[^0-9]", "")
-        if _any(pc.greater(pc.binary_length(pc.ascii_trim(mantissa, "0")), MAX_DOUBLE_DIGITS)):
-            return True
-        long_values = long_values.filter(pc.invert(exponent))
     inner = pc.ascii_trim(long_values, "+-0.")
     points = pc.cast(_contains(inner, "."), pa.int32())
-    digits = pc.subtract(pc.binary_length(inner), points)
-    return _any(pc.greater(digits, MAX_DOUBLE_DIGITS))
+    at_most = pc.greater(pc.subtract(pc.binary_length(inner), points), MAX_DOUBLE_DIGITS)
+    if not _any(at_most):
+        return False
+    suspects = long_values.filter(at_most)
+    exponent = pc.or_(_contains(suspects, "e"), _contains(suspects, "E"))
+    if not _all(exponent):
+        return True  # a value without an exponent: its count is exact
+    mantissa = pc.replace_substring_regex(suspects, r"[eE].*$|[^0-9]", "")
+    return _any(pc.greater(pc.binary_length(pc.ascii_trim(mantissa, "0")), MAX_DOUBLE_DIGITS))
 
 
 def _contains(array: Column, literal: str) -> Column:
