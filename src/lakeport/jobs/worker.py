@@ -18,6 +18,7 @@ from procrastinate.exceptions import UniqueViolation
 from procrastinate.jobs import Job, Status
 
 from lakeport.db.engine import libpq_conninfo
+from lakeport.formats import preload_readers
 from lakeport.jobs.tasks import install
 from lakeport.runtime import Runtime
 
@@ -48,6 +49,7 @@ def build_app(runtime: Runtime) -> procrastinate.App:
 
 async def run_workers(runtime: Runtime, concurrency: int) -> None:
     """Run jobs until cancelled; on cancellation, in-flight jobs finish or are handed back."""
+    preload_readers()
     app = build_app(runtime)
     settings = runtime.settings.worker
     async with app.open_async():

@@ -1,0 +1,41 @@
+"""What importing lakeport and starting a worker set up for the whole process, checked
+in fresh interpreters (both depend on what was imported before)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def _python(code: str, **env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=clean | env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+POOL = "import lakeport, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+
+
+def test_arrow_allocates_with_jemalloc_by_default() -> None:
+    assert _python(POOL) == "jemalloc"
+
+
+@pytest.mark.parametrize("pool", ["system", "mimalloc"])
+def test_an_operator_can_choose_another_allocator(pool: str) -> None:
+    assert _python(POOL, ARROW_DEFAULT_MEMORY_POOL=pool) == pool
+
+
+def test_preloading_imports_every_reader() -> None:
+    code = (
+        "import sys, lakeport.formats as f\n"
+        "names = [f'lakeport.formats.{m}' for m in ('csv', 'json', 'parquet', 'excel')]\n"
+        "before = [n in sys.modules for n in names]\n"
+        "f.preload_readers()\n"
+        "print(before, [n in sys.modules for n in names])\n"
+    )
+    assert _python(code) == "[False, False, False, False] [True, True, True, True]"
