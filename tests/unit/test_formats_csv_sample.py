@@ -9,10 +9,9 @@ import pyarrow as pa
 import pytest
 
 from lakeport.formats import Inspection, TypesChanged, inspect, read_batches
-from lakeport.formats.csv import BLOCK_BYTES
 
 SAMPLE = 1 << 20  # far less than the file: several blocks follow the sample
-ROWS = 3 * BLOCK_BYTES // 30  # ~13 MB of text: the first block is about a third
+ROWS = 200_000  # about 7 MB of text
 
 
 def _csv(tmp_path: Path, late: dict[str, str] | None = None, empty_early: bool = False) -> Path:
