@@ -14,7 +14,9 @@ columns that were empty in the sample. The result is the whole-file pass's resul
 choice is the file's choice exactly when every value fits it, except for columns empty
 in the sample (a string there, perhaps not over the file), which pass 2 therefore
 types in full. One read of a typical file instead of two; a file whose late values
-change a type costs a partial read more, then the two-pass path.
+change a type costs a partial read more, then the two-pass path. Within one pipeline
+job pass 2 does not even re-read the sample: it continues pass 1's read
+(:mod:`.carry_over`).
 
 Everything pass 2 needs (delimiter, encoding, compression, byte offset of the first
 data row, null tokens, whether ragged rows are skipped) is in ``Inspection.details``, so

@@ -1,7 +1,9 @@
 """Reading on a second thread: the parser fills a small queue while the caller works.
 
 pyarrow's parser and its compute functions and Parquet writer release the GIL, so on
-two cores a parse and whatever consumes it overlap instead of alternating.
+two cores a parse and whatever consumes it overlap instead of alternating. A consumer
+that stops early may close the read or detach it: take back the rest, batches already
+read ahead first, and continue (or hand it on) on its own thread.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ def create_with_files(
         tx = CreateTableTransaction(_staged_table(catalog, identifier, schema, location))
         tx.add_files(paths, snapshot_properties={UPLOAD_MARKER: upload_id})
         return tx.commit_transaction()
-    except TableAlreadyExistsError:
+    except (TableAlreadyExistsError, CommitFailedException):  # someone created it first
         return None
 
 

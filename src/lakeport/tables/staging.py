@@ -81,10 +81,9 @@ def write_staged(
 
     Row groups are finished (``finish`` turns a row group of raw batches, as one
     table, into rows of ``schema``; see :func:`lakeport.formats.read_stages`) and
-    encoded on ``lanes``
-    threads at once, lane *w* writing files ``w, w+lanes, …``: pyarrow encodes one
-    file on one thread, and the parser alone keeps up with two threads that convert
-    and encode. Row group *i* goes to lane ``i % lanes``, so the
+    encoded on ``lanes`` threads at once, lane *w* writing files ``w, w+lanes, …``:
+    pyarrow encodes one file on one thread, and the parser alone keeps up with two
+    threads that convert and encode. Row group *i* goes to lane ``i % lanes``, so the
     same input always gives the same files, which a retried convert overwrites; an
     input under one row group is one file. An empty input still yields one
     header-only file, so the schema lands. If reading or writing fails midway, every
