@@ -275,18 +275,18 @@ def lakeport_child(spec: dict[str, Any]) -> dict[str, Any]:
     import sqlalchemy
 
     from lakeport.config import Settings
-    from lakeport.formats import preload_readers
+    from lakeport.jobs.worker import preload
     from lakeport.pipeline.runner import run_upload
     from lakeport.runtime import Runtime
 
     settings = Settings(data_dir=Path(spec["data_dir"]), database_url=spec["database_url"])
     rt = Runtime.build(settings, migrate=False)
     # what a worker does once at start-up, not per file: its catalog, its database
-    # connections and its readers' imports (lakeport.jobs.worker.run_workers)
+    # connections and its imports (lakeport.jobs.worker.run_workers)
     _ = rt.catalog
     with rt.sessions() as session:
         session.execute(sqlalchemy.text("SELECT 1"))
-    preload_readers()
+    preload()
     outcome: dict[str, Any] = {}
 
     def pipeline() -> None:

@@ -30,12 +30,13 @@ def test_an_operator_can_choose_another_allocator(pool: str) -> None:
     assert _python(POOL, ARROW_DEFAULT_MEMORY_POOL=pool) == pool
 
 
-def test_preloading_imports_every_reader() -> None:
+def test_a_worker_preloads_every_reader_and_what_pyiceberg_imports_late() -> None:
     code = (
-        "import sys, lakeport.formats as f\n"
+        "import sys, lakeport.jobs.worker as w\n"
         "names = [f'lakeport.formats.{m}' for m in ('csv', 'json', 'parquet', 'excel')]\n"
+        "names += ['rich.console', 'rich.table']\n"
         "before = [n in sys.modules for n in names]\n"
-        "f.preload_readers()\n"
-        "print(before, [n in sys.modules for n in names])\n"
+        "w.preload()\n"
+        "print(sum(before), sum(n in sys.modules for n in names))\n"
     )
-    assert _python(code) == "[False, False, False, False] [True, True, True, True]"
+    assert _python(code) == "0 6"
