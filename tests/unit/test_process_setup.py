@@ -35,8 +35,10 @@ def test_a_worker_preloads_every_reader_and_what_pyiceberg_imports_late() -> Non
         "import sys, lakeport.jobs.worker as w\n"
         "names = [f'lakeport.formats.{m}' for m in ('csv', 'json', 'parquet', 'excel')]\n"
         "names += ['rich.console', 'rich.table']\n"
-        "before = [n in sys.modules for n in names]\n"
+        "from lakeport.db.models import Upload\n"
+        "before = [n in sys.modules for n in names], Upload.__mapper__.configured\n"
         "w.preload()\n"
-        "print(sum(before), sum(n in sys.modules for n in names))\n"
+        "after = [n in sys.modules for n in names], Upload.__mapper__.configured\n"
+        "print(sum(before[0]), before[1], sum(after[0]), after[1])\n"
     )
-    assert _python(code) == "0 6"
+    assert _python(code) == "0 False 6 True"

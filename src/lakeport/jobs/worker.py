@@ -16,6 +16,7 @@ import procrastinate
 from procrastinate import PsycopgConnector
 from procrastinate.exceptions import UniqueViolation
 from procrastinate.jobs import Job, Status
+from sqlalchemy.orm import configure_mappers
 
 from lakeport.db.engine import libpq_conninfo
 from lakeport.formats import preload_readers
@@ -48,12 +49,17 @@ def build_app(runtime: Runtime) -> procrastinate.App:
 
 
 def preload() -> None:
-    """Import now what a worker's first file would otherwise import on the way: every
+    """Do now what a worker's first file would otherwise do on the way: import every
     format reader, and Rich, which pyiceberg imports inside each schema compatibility
-    check (every commit of files): 15 and 20 ms off a fresh worker's first file."""
+    check (every commit of files), and configure the ORM's mappers (done at the first
+    query): 15, 20 and 5 ms off a fresh worker's first file."""
     preload_readers()
     import rich.console
     import rich.table  # noqa: F401
+
+    import lakeport.db.models  # noqa: F401  (every mapper registered before configuring)
+
+    configure_mappers()
 
 
 async def run_workers(runtime: Runtime, concurrency: int) -> None:
