@@ -46,6 +46,26 @@ def test_accepts_what_the_checks_accept_and_converts_alike(name: str) -> None:
         assert got.equals(convert(array, arrow_type(name))), array
 
 
+@pytest.mark.parametrize("name", list(TYPES))
+def test_a_row_group_in_chunks_converts_as_its_batches_do(name: str) -> None:
+    """The staging lanes convert a whole row group (a chunked column) at once."""
+    rng = random.Random(f"chunks-{name}")
+    for _ in range(500):
+        chunks = [
+            pa.array([rng.choice(POOL) for _ in range(rng.randint(0, 5))], pa.string())
+            for _ in range(rng.randint(1, 4))
+        ]
+        try:
+            expected = [checked_convert(chunk, name) for chunk in chunks]
+        except Misfit:
+            with pytest.raises(Misfit):
+                checked_convert(pa.chunked_array(chunks, pa.string()), name)
+            continue
+        got = checked_convert(pa.chunked_array(chunks, pa.string()), name)
+        assert got.to_pylist() == [v for e in expected for v in e.to_pylist()], chunks
+        assert got.type == arrow_type(name)
+
+
 def test_strings_pass_through() -> None:
     array = pa.array(["09001", None, "x"], pa.string())
     assert checked_convert(array, "string") is array
