@@ -159,10 +159,13 @@ class ChildRun:
     peak_rss_mb: float
 
 
-def run_child(script: Path, task: str, spec: dict[str, Any]) -> ChildRun:
-    """Run ``task`` of ``script`` in a fresh interpreter and collect what it reports."""
+def run_child(
+    script: Path, task: str, spec: dict[str, Any], env: Mapping[str, str] | None = None
+) -> ChildRun:
+    """Run ``task`` of ``script`` in a fresh interpreter (``env`` added to this process's
+    environment) and collect what it reports."""
     argv = [sys.executable, str(script), CHILD_FLAG, task, json.dumps(spec)]
-    done = subprocess.run(argv, capture_output=True, check=False)
+    done = subprocess.run(argv, capture_output=True, check=False, env={**os.environ, **(env or {})})
     stdout = done.stdout.decode(errors="replace")
     stderr = done.stderr.decode(errors="replace")
     if done.returncode != 0:
@@ -391,7 +394,10 @@ class LakeportHarness:
             "upload_id": upload_id,
             "profile_to": str(profile_to) if profile_to else None,
         }
-        child = run_child(Path(__file__), "lakeport", spec)
+        from lakeport.memory import allocator_environment
+
+        # the environment `lakeport worker` runs with (its allocator choice)
+        child = run_child(Path(__file__), "lakeport", spec, allocator_environment())
         return self._outcome(upload_id, child)
 
     def _outcome(self, upload_id: str, child: ChildRun) -> LakeportRun:

@@ -18,16 +18,22 @@ def _python(code: str, **env: str) -> str:
     return done.stdout.strip()
 
 
-POOL = "import lakeport, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+POOL = "import pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+CLI = "import lakeport.cli.main; " + POOL
 
 
-def test_arrow_allocates_with_jemalloc_by_default() -> None:
-    assert _python(POOL) == "jemalloc"
+def test_lakeports_processes_allocate_with_jemalloc() -> None:
+    assert _python(CLI) == "jemalloc"
 
 
 @pytest.mark.parametrize("pool", ["system", "mimalloc"])
 def test_an_operator_can_choose_another_allocator(pool: str) -> None:
-    assert _python(POOL, ARROW_DEFAULT_MEMORY_POOL=pool) == pool
+    assert _python(CLI, ARROW_DEFAULT_MEMORY_POOL=pool) == pool
+
+
+def test_importing_lakeport_as_a_library_leaves_the_allocator_alone() -> None:
+    default = _python(POOL)
+    assert _python("import lakeport.client, lakeport.formats; " + POOL) == default
 
 
 def test_a_worker_preloads_every_reader_and_what_pyiceberg_imports_late() -> None:
