@@ -49,6 +49,27 @@ def test_types_that_hold_are_converted_in_one_read(api, sampled, tmp_path, datab
     _no_orphans(table)
 
 
+def test_the_convert_step_continues_the_typing_pass_read(
+    api, sampled, tmp_path, monkeypatch
+):
+    """Inside one pipeline job the file is opened for reading once: convert takes the
+    typing pass's parsed sample and open reader (formats/carry_over.py)."""
+    from lakeport.formats import csv as csv_module
+
+    opened: list[int] = []
+    real = csv_module.string_batches
+
+    def counting(*args, **kwargs):
+        opened.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(csv_module, "string_batches", counting)
+    body = upload(api, sampled, collection(api), "big.csv", _csv(tmp_path).read_bytes())
+    assert body["status"] == "registered", body["failure_reason"]
+    assert body["rows_loaded"] == ROWS
+    assert len(opened) == 1
+
+
 def test_a_late_misfit_sends_the_file_back_to_infer(api, sampled, tmp_path, database_url, settings):
     coll = collection(api)
     data = _csv(tmp_path, late={"day": "2024-01-02T10:00:00"}).read_bytes()
