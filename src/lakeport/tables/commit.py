@@ -41,6 +41,14 @@ GROUP_MARKER = "lakeport.upload-ids"
 MAX_COMMIT_ATTEMPTS = 8
 
 
+#: Properties of every table lakeport creates. Merging manifests: each append writes a
+#: manifest of its own, so a source table fed 10,000 files in 340 group commits had 340
+#: manifests for every reader to open when planning a scan, and a manifest list that every
+#: commit rewrote longer. With merging, an append that finds 100 or more small manifests
+#: (Iceberg's default ``min-count-to-merge``) packs them into manifests of up to 8 MB.
+TABLE_PROPERTIES = {TableProperties.MANIFEST_MERGE_ENABLED: "true"}
+
+
 @dataclass(frozen=True)
 class CommitResult:
     """What the commit did: the snapshot holding the upload, and whether it was new."""
@@ -57,7 +65,9 @@ def ensure_table(
     try:
         return catalog.load_table(identifier)
     except NoSuchTableError:
-        return catalog.create_table_if_not_exists(identifier, schema=schema, location=location)
+        return catalog.create_table_if_not_exists(
+            identifier, schema=schema, location=location, properties=TABLE_PROPERTIES
+        )
 
 
 def create_with_files(
@@ -78,9 +88,17 @@ def create_with_files(
     try:
         tx = CreateTableTransaction(_staged_table(catalog, identifier, schema, location))
         tx.add_files(paths, snapshot_properties={UPLOAD_MARKER: upload_id})
-        return tx.commit_transaction()
+        staged = tx.commit_transaction()
     except (TableAlreadyExistsError, CommitFailedException):  # someone created it first
         return None
+    # an ordinary table (a staged one refuses refresh and scan), without reading it back
+    return Table(
+        identifier=identifier,
+        metadata=staged.metadata,
+        metadata_location=staged.metadata_location,
+        io=staged.io,
+        catalog=catalog,
+    )
 
 
 def _staged_table(
@@ -92,13 +110,14 @@ def _staged_table(
     iceberg_schema = catalog._convert_schema_if_needed(
         schema, TableProperties.DEFAULT_FORMAT_VERSION
     )
-    metadata_location = load_location_provider(location, {}).new_table_metadata_file_location()
+    provider = load_location_provider(location, TABLE_PROPERTIES)
+    metadata_location = provider.new_table_metadata_file_location()
     metadata = new_table_metadata(
         location=location,
         schema=iceberg_schema,
         partition_spec=UNPARTITIONED_PARTITION_SPEC,
         sort_order=UNSORTED_SORT_ORDER,
-        properties={},
+        properties=TABLE_PROPERTIES,
     )
     return StagedTable(
         identifier=identifier,
