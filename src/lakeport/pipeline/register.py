@@ -56,11 +56,12 @@ def register(rt: Runtime, up: StepInput) -> Apply:
             request_group_commit(upload, target.dataset_id)
             return
         lock_collection(session, upload.collection_id)
+        table_missing = False
         if target.mode == "create":
-            target = _free_name(rt, session, target, upload.collection_id)
+            target, table_missing = _free_name(rt, session, target, upload.collection_id)
         elif session.get(Dataset, target.dataset_id) is None:
             raise LakeportError("not_found", "the target dataset was deleted during the upload")
-        table = _commit(rt, upload, target)
+        table = _commit(rt, upload, target, table_missing)
         rows, size = table_stats(table)
         _record_dataset(session, upload, target, rows, size)
         upload.dataset_id = target.dataset_id
@@ -73,13 +74,13 @@ def register(rt: Runtime, up: StepInput) -> Apply:
     return apply
 
 
-def _commit(rt: Runtime, upload: Upload, target: Target) -> Table:
-    """The staged files committed to the target table, exactly once; a new table is
-    created holding them, in one commit."""
+def _commit(rt: Runtime, upload: Upload, target: Target, table_missing: bool) -> Table:
+    """The staged files committed to the target table, exactly once; a missing table
+    is created holding them, in one commit."""
     schema = _write_schema(upload)
     identifier = tuple(target.identifier)
     paths = [f["path"] for f in upload.plan.get("staged", [])]
-    if target.mode == "create" and load_table(rt.catalog, identifier) is None:
+    if table_missing:
         created = create_with_files(
             rt.catalog, identifier, schema, target.location, upload.id, paths
         )
@@ -111,8 +112,11 @@ def _finish_dry_run(rt: Runtime, upload: Upload) -> None:
     upload.status = "validated"
 
 
-def _free_name(rt: Runtime, session: Session, target: Target, collection_id: str) -> Target:
-    """Keep the planned name unless another dataset or foreign table took it meanwhile."""
+def _free_name(
+    rt: Runtime, session: Session, target: Target, collection_id: str
+) -> tuple[Target, bool]:
+    """Keep the planned name unless another dataset or foreign table took it meanwhile;
+    also whether that name's table is still to be created (it was looked up anyway)."""
     taken = repo.dataset_names(session, collection_id)
     name = target.dataset_name
     while True:
@@ -122,7 +126,7 @@ def _free_name(rt: Runtime, session: Session, target: Target, collection_id: str
         row_is_other = existing_row is not None and existing_row.id != target.dataset_id
         table_is_other = table is not None and table.location() != target.location
         if not row_is_other and not table_is_other:
-            return replace(target, dataset_name=name, identifier=identifier)
+            return replace(target, dataset_name=name, identifier=identifier), table is None
         taken.add(name)
         name = unique_name(target.dataset_name, taken)
 
